@@ -1,0 +1,127 @@
+import { stat, writeFile } from "node:fs/promises";
+import { usageError } from "./exit-codes.ts";
+import { kopiaErrorMessage, runKopia, type KopiaContext } from "./kopia.ts";
+import type { Logger } from "./log.ts";
+import type { Sample } from "./metrics.ts";
+import { flagOrEnv, isAbsolutePath, listFlagOrEnv, parseNonNegativeInteger } from "./options.ts";
+import { formatBytes, parseSnapshotJson, summarizeSnapshot, type BackupSummary } from "./snapshot.ts";
+
+export const RETENTION_KEYS = ["latest", "hourly", "daily", "weekly", "monthly", "annual"] as const;
+export type Retention = Partial<Record<(typeof RETENTION_KEYS)[number], number>>;
+
+export interface BackupSettings {
+  /** The folder read from disk. */
+  path: string;
+  /** The folder as recorded in Kopia (defaults to `path`); keeps the source stable across mounts. */
+  sourcePath: string;
+  tags: string[];
+  description?: string;
+  retention: Retention;
+  summaryFile?: string;
+}
+
+export async function resolveBackupSettings(flags: Record<string, unknown>): Promise<BackupSettings> {
+  const path = flagOrEnv(flags.path, "KK_BACKUP_PATH");
+  if (!path) throw usageError("--path: no folder to back up; set --path or KK_BACKUP_PATH, e.g. --path /data");
+  if (!isAbsolutePath(path)) throw usageError(`--path: '${path}' must be an absolute path, e.g. /data`);
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw usageError(`--path: '${path}' does not exist; mount or create it, or fix the path`);
+  if (!info.isDirectory()) throw usageError(`--path: '${path}' is not a folder; give the folder that holds the data`);
+
+  const sourcePath = flagOrEnv(flags.sourcePath, "KK_SOURCE_PATH") ?? path;
+  if (!isAbsolutePath(sourcePath)) throw usageError(`--source-path: '${sourcePath}' must be an absolute path`);
+
+  const tags = listFlagOrEnv(flags.tag, "KK_TAGS");
+  for (const tag of tags) {
+    if (!/^[^:\s]+:\S+$/.test(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag app:nextcloud`);
+  }
+  const retention: Retention = {};
+  for (const key of RETENTION_KEYS) {
+    const field = `--keep-${key}`;
+    const value = parseNonNegativeInteger(flagOrEnv(flags[`keep${key[0]!.toUpperCase()}${key.slice(1)}`], `KK_KEEP_${key.toUpperCase()}`), field);
+    if (value !== undefined) retention[key] = value;
+  }
+  const summaryFile = flagOrEnv(flags.summaryFile, "KK_SUMMARY_FILE");
+  if (summaryFile !== undefined && !isAbsolutePath(summaryFile)) {
+    throw usageError(`--summary-file: '${summaryFile}' must be an absolute path, e.g. /dev/termination-log`);
+  }
+  const description = flagOrEnv(flags.description, "KK_DESCRIPTION");
+  return { path, sourcePath: sourcePath.replace(/(.)\/+$/, "$1"), tags, retention, summaryFile, ...(description ? { description } : {}) };
+}
+
+/** Sets Kopia's retention policy for this source (only the rules the user gave). */
+export async function applyRetention(kopia: KopiaContext, source: string, retention: Retention): Promise<void> {
+  const args = Object.entries(retention).map(([key, value]) => `--keep-${key}=${value}`);
+  if (args.length === 0) return;
+  const result = await runKopia(kopia, ["policy", "set", source, ...args]);
+  if (result.exitCode !== 0) throw usageError(`retention: kopia refused the policy (${kopiaErrorMessage(result.stderr)})`);
+  kopia.log.info(`retention for ${source}: ${args.join(" ")}`);
+}
+
+/** Runs `kopia snapshot create` and turns its JSON and exit code into a summary. */
+export async function createSnapshot(kopia: KopiaContext, settings: BackupSettings, source: string): Promise<BackupSummary> {
+  const args = [
+    "snapshot", "create", settings.path, "--json", "--progress", "--no-auto-maintenance",
+    ...(settings.sourcePath !== settings.path ? [`--override-source=${source}`] : []),
+    ...settings.tags.map((tag) => `--tags=${tag}`),
+    ...(settings.description ? [`--description=${settings.description}`] : []),
+  ];
+  const startedAt = new Date();
+  const result = await runKopia(kopia, args, tidyKopiaOutput(kopia.log));
+  return summarizeSnapshot({
+    snapshot: parseSnapshotJson(result.stdout),
+    exitCode: result.exitCode,
+    kopiaError: kopiaErrorMessage(result.stderr),
+    source,
+    startedAt,
+    endedAt: new Date(),
+  });
+}
+
+const PROGRESS_EVERY_MS = 10_000;
+
+/** kopia redraws a progress line several times a second: log one every 10 s, the rest by kind. */
+function tidyKopiaOutput(log: Logger): (line: string) => void {
+  let lastProgressAt = Date.now();
+  return (line) => {
+    const text = line.trim();
+    const progress = /^[|/\\*-]?\s*(\d+ hashing, .*)$/.exec(text);
+    if (progress) {
+      if (Date.now() - lastProgressAt >= PROGRESS_EVERY_MS) {
+        lastProgressAt = Date.now();
+        log.info(`progress: ${progress[1]}`);
+      }
+      return;
+    }
+    if (/^(ERROR|!)|error/i.test(text)) log.warn(`kopia: ${text.replace(/^ERROR\s+/, "")}`);
+    else log.debug(`kopia: ${text}`);
+  };
+}
+
+export function reportBackup(log: Logger, summary: BackupSummary): void {
+  const line = `${summary.result}: ${summary.source}: ${summary.files} files, ${summary.dirs} folders, ${formatBytes(summary.bytes)}, ${summary.errors} errors in ${summary.durationSeconds}s`;
+  const fields = { ...summary };
+  if (summary.result === "success") log.success(line, fields);
+  else if (summary.result === "fatal") log.error(`${line}: ${summary.message}`, fields);
+  else log.warn(`${line}: ${summary.message}`, fields);
+  for (const sample of summary.errorSamples ?? []) log.warn(`unreadable: ${sample.path}: ${sample.error}`);
+}
+
+export async function writeSummaryFile(path: string | undefined, summary: BackupSummary): Promise<void> {
+  if (path) await writeFile(path, JSON.stringify(summary));
+}
+
+export function backupMetrics(summary: BackupSummary): Sample[] {
+  const labels = { source: summary.source };
+  const endedAt = Date.parse(summary.endTime) / 1000;
+  const gauge = (name: string, help: string, value: number): Sample => ({ name: `kopia_k8s_backup_${name}`, help, labels, value });
+  return [
+    gauge("last_run_timestamp_seconds", "End of the last backup run, successful or not.", endedAt),
+    ...(summary.result === "success" ? [gauge("last_success_timestamp_seconds", "End of the last fully successful backup.", endedAt)] : []),
+    gauge("success", "1 if the last backup run succeeded completely, else 0.", summary.result === "success" ? 1 : 0),
+    gauge("duration_seconds", "Wall time of the last snapshot.", summary.durationSeconds),
+    gauge("size_bytes", "Bytes in the last snapshot.", summary.bytes),
+    gauge("files", "Files in the last snapshot.", summary.files),
+    gauge("errors", "Entries that could not be read in the last snapshot.", summary.errors),
+  ];
+}

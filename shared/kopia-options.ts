@@ -1,0 +1,116 @@
+import type { Command } from "cac";
+import { homedir, hostname as osHostname, userInfo } from "node:os";
+import { join } from "node:path";
+import { usageError } from "./exit-codes.ts";
+import type { KopiaContext } from "./kopia.ts";
+import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type Logger } from "./log.ts";
+import { validatePushgatewayUrl } from "./metrics.ts";
+import { flagOrEnv, isAbsolutePath, parseBoolean } from "./options.ts";
+import { parseRepositoryUrl, repositoryUrlFromSeedEnv } from "./repository.ts";
+
+/** Options every kopia script takes: where the repository is, who we are, where kopia keeps state. */
+export function declareKopiaOptions(cli: Command): void {
+  cli
+    .option("--repository <url>", "Repository URL (env KK_REPOSITORY; or KK_BUCKET + KK_ENDPOINT for S3)")
+    .option("--config-path <dir>", "Folder for kopia's connection config (env KK_CONFIG_PATH) [default: ~/.config/kopia-k8s]")
+    .option("--cache-path <dir>", "Folder for kopia's cache (env KK_KOPIA_CACHE_PATH) [default: ~/.cache/kopia-k8s/cache]")
+    .option("--log-path <dir>", "Folder for kopia's own log files (env KK_KOPIA_LOG_PATH) [default: ~/.cache/kopia-k8s/logs]")
+    .option("--kopia-path <file>", "kopia binary (env KK_KOPIA_PATH) [default: kopia on PATH]")
+    .option("--pushgateway-url <url>", "Push metrics to this Prometheus Pushgateway (env KK_PUSHGATEWAY_URL)")
+    .option("--metrics-file <file>", "Write metrics atomically to this node_exporter textfile (env KK_METRICS_FILE)")
+    .option("--log-format <format>", "text or json (env KK_LOG_FORMAT) [default: text]")
+    .option("--debug", "Log debug details, kopia's own output included (env KK_DEBUG)");
+}
+
+export interface CommonSettings {
+  log: Logger;
+  pushgatewayUrl?: string;
+  metricsFile?: string;
+}
+
+/** The logger first, so that every later error is reported in the format the user asked for. */
+export function resolveCommonSettings(flags: Record<string, unknown>): CommonSettings {
+  for (const name of SECRET_ENV_VARS) registerSecret(process.env[name]);
+  const format = parseLogFormat(flagOrEnv(flags.logFormat, "KK_LOG_FORMAT"));
+  const debug = flags.debug === true || parseBoolean(flagOrEnv(undefined, "KK_DEBUG"), "KK_DEBUG");
+  const log = createLogger({ format, debug });
+  const metricsFile = flagOrEnv(flags.metricsFile, "KK_METRICS_FILE");
+  if (metricsFile !== undefined && !isAbsolutePath(metricsFile)) {
+    throw usageError(`--metrics-file: '${metricsFile}' must be an absolute path, e.g. /var/lib/node_exporter/kopia.prom`);
+  }
+  return {
+    log,
+    pushgatewayUrl: validatePushgatewayUrl(flagOrEnv(flags.pushgatewayUrl, "KK_PUSHGATEWAY_URL")),
+    metricsFile,
+  };
+}
+
+/** Resolves the repository, password, identity and kopia's folders into one context. */
+export function resolveKopiaContext(
+  flags: Record<string, unknown>,
+  identity: { hostname: string; username: string },
+  log: Logger,
+): KopiaContext {
+  const url = flagOrEnv(flags.repository, "KK_REPOSITORY") ?? repositoryUrlFromSeedEnv(process.env);
+  if (!url) {
+    throw usageError("--repository: no repository given; set --repository or KK_REPOSITORY, e.g. filesystem:///srv/backups");
+  }
+  const repository = parseRepositoryUrl(url);
+  const password = resolvePassword();
+  const home = homedir();
+  const cacheBase = process.env.XDG_CACHE_HOME || join(home, ".cache");
+  const configBase = process.env.XDG_CONFIG_HOME || join(home, ".config");
+  const configDir = absoluteFolder(flagOrEnv(flags.configPath, "KK_CONFIG_PATH") ?? join(configBase, "kopia-k8s"), "--config-path");
+  const identityFileName = `${identity.username}@${identity.hostname}`.replace(/[^\w@.-]/g, "_");
+  return {
+    binary: flagOrEnv(flags.kopiaPath, "KK_KOPIA_PATH") ?? "kopia",
+    repository,
+    password,
+    ...identity,
+    configFile: join(configDir, `${identityFileName}.config`),
+    cacheDir: absoluteFolder(flagOrEnv(flags.cachePath, "KK_KOPIA_CACHE_PATH") ?? join(cacheBase, "kopia-k8s", "cache"), "--cache-path"),
+    logDir: absoluteFolder(flagOrEnv(flags.logPath, "KK_KOPIA_LOG_PATH") ?? join(cacheBase, "kopia-k8s", "logs"), "--log-path"),
+    log,
+  };
+}
+
+function resolvePassword(): string {
+  const kopiaPassword = process.env.KOPIA_PASSWORD || undefined;
+  const seedPassword = process.env.KK_ENCRYPTION_PASSWORD || undefined;
+  if (kopiaPassword && seedPassword && kopiaPassword !== seedPassword) {
+    throw usageError("KOPIA_PASSWORD and KK_ENCRYPTION_PASSWORD differ; set only one of them");
+  }
+  const password = kopiaPassword ?? seedPassword;
+  if (!password) {
+    throw usageError("password: none given; set KOPIA_PASSWORD (or KK_ENCRYPTION_PASSWORD) in the environment, never on the command line");
+  }
+  return password;
+}
+
+function absoluteFolder(value: string, field: string): string {
+  if (!isAbsolutePath(value)) throw usageError(`${field}: '${value}' must be an absolute path`);
+  return value.replace(/\/+$/, "") || "/";
+}
+
+/** Identity flags: the same volume must always be the same Kopia source, whatever the pod is called. */
+export function resolveIdentity(flags: Record<string, unknown>, defaults: { hostname: string; username: string }) {
+  const hostname = flagOrEnv(flags.hostname, "KK_HOSTNAME") ?? defaults.hostname;
+  const username = flagOrEnv(flags.username, "KK_USERNAME") ?? defaults.username;
+  for (const [field, value] of [["--hostname", hostname], ["--username", username]] as const) {
+    if (!/^[A-Za-z0-9][\w.-]*$/.test(value)) {
+      throw usageError(`${field}: '${value}' may hold only letters, digits, '.', '_' and '-'`);
+    }
+  }
+  return { hostname, username };
+}
+
+export function machineIdentity() {
+  let username = process.env.USER || "root";
+  try {
+    const fromPasswd = userInfo().username;
+    if (fromPasswd && fromPasswd !== "unknown") username = fromPasswd;
+  } catch {
+    // a UID without a passwd entry (common in containers)
+  }
+  return { hostname: osHostname(), username };
+}

@@ -1,0 +1,170 @@
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { $, type ProcessPromise } from "zx";
+import { ExitCode, KkError, repositoryError } from "./exit-codes.ts";
+import type { Logger } from "./log.ts";
+import type { Repository } from "./repository.ts";
+
+/** Everything needed to run kopia against one repository as one identity. */
+export interface KopiaContext {
+  binary: string;
+  repository: Repository;
+  password: string;
+  hostname: string;
+  username: string;
+  configFile: string;
+  cacheDir: string;
+  logDir: string;
+  log: Logger;
+}
+
+export interface KopiaResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+let running: ProcessPromise | undefined;
+
+/**
+ * Runs kopia once. The password travels only in the child's environment, never in argv.
+ * stderr lines go to `onStderrLine` as they come (kopia separates progress updates with \r).
+ */
+export async function runKopia(
+  kopia: KopiaContext,
+  args: string[],
+  onStderrLine: (line: string) => void = (line) => kopia.log.debug(`kopia: ${line}`),
+): Promise<KopiaResult> {
+  kopia.log.debug(`running kopia ${args.join(" ")}`);
+  const process = $({
+    env: kopiaEnvironment(kopia),
+    nothrow: true,
+    quiet: true,
+    verbose: false,
+    detached: true, // own process group: a cancel reaches kopia, not only the wrapping shell
+  })`exec ${kopia.binary} ${args}`;
+  running = process;
+  let pending = "";
+  process.stderr.on("data", (chunk: Buffer) => {
+    const lines = (pending + chunk.toString()).split(/\r\n|\r|\n/);
+    pending = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) onStderrLine(stripAnsi(line));
+  });
+  const output = await process;
+  if (pending.trim()) onStderrLine(stripAnsi(pending));
+  running = undefined;
+  return { exitCode: output.exitCode ?? 1, stdout: output.stdout, stderr: output.stderr };
+}
+
+/** Forwards a cancel signal to the kopia process that is running, if any. */
+export function cancelRunningKopia(signal: NodeJS.Signals = "SIGTERM"): boolean {
+  if (!running) return false;
+  running.kill(signal).catch(() => {});
+  return true;
+}
+
+function kopiaEnvironment(kopia: KopiaContext): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KOPIA_PASSWORD: kopia.password,
+    KK_ENCRYPTION_PASSWORD: undefined,
+    KOPIA_CONFIG_PATH: kopia.configFile,
+    KOPIA_LOG_DIR: kopia.logDir,
+    KOPIA_CACHE_DIRECTORY: kopia.cacheDir,
+    KOPIA_CHECK_FOR_UPDATES: "false",
+    KOPIA_PERSIST_CREDENTIALS_ON_CONNECT: "false",
+  };
+}
+
+const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+
+/** The last `ERROR …` line kopia printed, without the prefix: the most specific cause it gives. */
+export function kopiaErrorMessage(stderr: string): string {
+  const lines = stderr.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const errorLine = lines.findLast((line) => line.startsWith("ERROR ")) ?? lines.findLast((line) => /error/i.test(line));
+  return (errorLine ?? lines.at(-1) ?? "kopia failed without a message").replace(/^ERROR\s+/, "");
+}
+
+/** Turns a failed connect/create into the error a user can act on. */
+export function classifyRepositoryFailure(stderr: string, repository: Repository): KkError {
+  const cause = kopiaErrorMessage(stderr);
+  const where = repository.url;
+  if (/invalid repository password/i.test(stderr)) {
+    return repositoryError(`repository ${where}: wrong password; set KOPIA_PASSWORD (or KK_ENCRYPTION_PASSWORD) to the repository's password`);
+  }
+  if (/found existing data in storage location|already initialized/i.test(stderr) || /format blob|kopia\.repository/i.test(cause) && /parse|invalid|unexpected/i.test(cause)) {
+    return repositoryError(`repository ${where}: the location holds data that is not a Kopia repository; point --repository at an empty location or an existing repository (nothing was changed)`);
+  }
+  if (/NoSuchBucket|bucket does not exist|specified bucket/i.test(stderr)) {
+    return repositoryError(`repository ${where}: the bucket does not exist; create it first (kopia-k8s never creates buckets)`);
+  }
+  if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|context deadline exceeded|EOF$/im.test(stderr)) {
+    return repositoryError(`repository ${where}: storage unreachable (${cause}); check the endpoint/host and the network`);
+  }
+  if (/access denied|forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|unauthori[sz]ed|permission denied/i.test(stderr)) {
+    return repositoryError(`repository ${where}: access denied (${cause}); check the storage credentials in the environment`);
+  }
+  return repositoryError(`repository ${where}: ${cause}`);
+}
+
+/**
+ * Connects to the repository, creating it only when the storage holds nothing at all.
+ * A previous connection with the same storage and identity is reused (no kopia call).
+ */
+export async function connectOrCreate(kopia: KopiaContext, options: { allowCreate: boolean }): Promise<"reused" | "connected" | "created"> {
+  const fingerprintFile = `${kopia.configFile}.kopia-k8s`;
+  const fingerprint = connectionFingerprint(kopia);
+  if ((await readFile(fingerprintFile, "utf8").catch(() => "")) === fingerprint && (await Bun.file(kopia.configFile).exists())) {
+    return "reused";
+  }
+  await mkdir(dirname(kopia.configFile), { recursive: true });
+  await mkdir(kopia.cacheDir, { recursive: true });
+  await mkdir(kopia.logDir, { recursive: true });
+
+  const identityArgs = ["--override-hostname", kopia.hostname, "--override-username", kopia.username, "--cache-directory", kopia.cacheDir];
+  const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs]);
+
+  let outcome: "connected" | "created" = "connected";
+  let result = await connect();
+  if (result.exitCode !== 0 && isUninitialized(kopia.repository, result.stderr)) {
+    if (!options.allowCreate) {
+      throw repositoryError(`repository ${kopia.repository.url}: not initialized; run kopia-backup once to create it`);
+    }
+    kopia.log.info(`repository ${kopia.repository.url} is empty: creating a new Kopia repository`);
+    const created = await runKopia(kopia, ["repository", "create", ...kopia.repository.storageArgs, ...identityArgs]);
+    if (created.exitCode === 0) {
+      outcome = "created";
+      result = created;
+    } else if (/already initialized/i.test(created.stderr)) {
+      result = await connect(); // another run created it first
+    } else {
+      result = created;
+    }
+  }
+  if (result.exitCode !== 0) throw classifyRepositoryFailure(result.stderr, kopia.repository);
+  await writeFile(fingerprintFile, fingerprint, { mode: 0o600 });
+  return outcome;
+}
+
+/** Empty storage: kopia says so, or a filesystem repository's folder does not exist yet. */
+function isUninitialized(repository: Repository, stderr: string): boolean {
+  if (/repository not initialized/i.test(stderr)) return true;
+  return repository.storageArgs[0] === "filesystem" && /cannot access storage path: stat .*: no such file or directory/i.test(stderr);
+}
+
+/** Changes when anything the connection depends on changes. The password is left out on purpose:
+ * kopia checks it on every command, and a hash of it on disk would only help an attacker. */
+function connectionFingerprint(kopia: KopiaContext): string {
+  return createHash("sha256")
+    .update(JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.binary]))
+    .digest("hex");
+}
+
+export function sourceName(kopia: Pick<KopiaContext, "hostname" | "username">, path: string): string {
+  return `${kopia.username}@${kopia.hostname}:${path}`;
+}
+
+export function assertKopiaSucceeded(result: KopiaResult, what: string): void {
+  if (result.exitCode !== 0) throw new KkError(`${what} failed: ${kopiaErrorMessage(result.stderr)}`, ExitCode.failed);
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds (only if missing) the real tools the tests need, from their Go modules and Debian packages,
+# caches them by version outside the repository, and prints the folder holding them as the last line.
+# Usage: provision.sh [kopia|minio|pushgateway|cluster|all]...   (default: all)
+set -euo pipefail
+
+KOPIA_VERSION=v0.23.1
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+ETCD_VERSION=v3.6.10
+KUBE_VERSION=1.36.1
+KWOK_VERSION=v0.8.0
+
+cache="${KK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kopia-k8s}"
+bin="$cache/bin"
+mkdir -p "$bin" "$cache/tools"
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" GOTOOLCHAIN=local
+
+log() { printf '[provision] %s\n' "$*" >&2; }
+
+# built <name> <version> <binary...>: true when every binary of that version is cached; links them into bin/.
+built() {
+  local dir="$cache/tools/$1-$2"; shift 2
+  for b in "$@"; do [ -x "$dir/$b" ] || return 1; done
+  for b in "$@"; do ln -sfn "$dir/$b" "$bin/$b"; done
+}
+
+# build <name> <version> <script> <binary...>: runs script with $out set, atomically publishes $out.
+build() {
+  local name=$1 version=$2 script=$3; shift 3
+  built "$name" "$version" "$@" && return 0
+  local dir="$cache/tools/$name-$version" started=$SECONDS
+  local out; out=$(mktemp -d "$cache/tools/.$name-XXXXXX")
+  log "building $name $version (cold build; cached afterwards)"
+  (export out; eval "$script") >&2
+  rm -rf "$dir"; mv "$out" "$dir"
+  built "$name" "$version" "$@"
+  log "built $name $version in $((SECONDS - started))s"
+}
+
+wrapper_module() { # a throwaway module outside the repo, so replace directives of the target don't apply
+  local d; d=$(mktemp -d); cd "$d"; go mod init local/build >/dev/null 2>&1
+}
+
+# go_build <module@version> <package...>: builds into $out. `go install pkg@version` would ask the
+# proxy for the module's version list, which the proxy here refuses for some modules.
+go_build() {
+  local module=$1; shift
+  wrapper_module
+  go get "$module" >/dev/null 2>&1 || go get "$module"
+  go build -o "$out/" "$@"
+}
+
+provision_kopia() {
+  build kopia "$KOPIA_VERSION" \
+    'GOFLAGS="$GOFLAGS -tags=nohtmlui" go_build github.com/kopia/kopia@'"$KOPIA_VERSION"' github.com/kopia/kopia' kopia
+}
+
+provision_minio() {
+  build minio "$MINIO_VERSION" \
+    'go_build github.com/minio/minio@'"$MINIO_VERSION"' github.com/minio/minio' minio
+}
+
+provision_pushgateway() {
+  if ! command -v prometheus-pushgateway >/dev/null; then
+    log "installing Debian package prometheus-pushgateway"
+    apt_install prometheus-pushgateway
+  fi
+  # Debian's package starts a system service on :9091; tests run their own instance on a free port.
+  (systemctl disable --now prometheus-pushgateway 2>/dev/null || service prometheus-pushgateway stop 2>/dev/null || true) >/dev/null 2>&1
+  ln -sfn "$(command -v prometheus-pushgateway)" "$bin/pushgateway"
+}
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null 2>&1
+    apt-get install -y -qq --no-install-recommends "$@" >&2
+  }
+}
+
+provision_cluster() {
+  build etcd "$ETCD_VERSION" \
+    'go_build go.etcd.io/etcd/server/v3@'"$ETCD_VERSION"' go.etcd.io/etcd/server/v3 && mv "$out/server" "$out/etcd"' etcd
+  build kwok "$KWOK_VERSION" \
+    'go_build sigs.k8s.io/kwok@'"$KWOK_VERSION"' sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl' kwok kwokctl
+  build kubernetes "v$KUBE_VERSION" 'build_kubernetes' kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet
+}
+
+build_kubernetes() {
+  wrapper_module
+  local gomod minor=${KUBE_VERSION#1.}
+  gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",$/\1/p')
+  for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod"); do
+    go mod edit "-replace=$m=$m@v0.$minor"
+  done
+  go get "k8s.io/kubernetes@v$KUBE_VERSION" >/dev/null 2>&1
+  local major=${KUBE_VERSION%%.*} kminor=${minor%%.*}
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=v$KUBE_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$kminor -X $p.gitTreeState=clean"
+  done
+  go build -tags selinux,notest -ldflags "$ld" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
+}
+
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(all)
+for t in "${targets[@]}"; do
+  case "$t" in
+    kopia) provision_kopia ;;
+    minio) provision_minio ;;
+    pushgateway) provision_pushgateway ;;
+    cluster) provision_cluster ;;
+    all) provision_kopia; provision_minio; provision_pushgateway; provision_cluster ;;
+    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, cluster or all)" >&2; exit 2 ;;
+  esac
+done
+echo "$bin"
