@@ -13,6 +13,8 @@ KWOK_VERSION=v0.8.0
 cache="${KK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kopia-k8s}"
 bin="$cache/bin"
 mkdir -p "$bin" "$cache/tools"
+exec 9>"$cache/.provision.lock"
+flock 9 # one provisioning at a time: a second run waits, then finds everything built
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" GOTOOLCHAIN=local
 
 log() { printf '[provision] %s\n' "$*" >&2; }
@@ -31,7 +33,7 @@ build() {
   local dir="$cache/tools/$name-$version" started=$SECONDS
   local out; out=$(mktemp -d "$cache/tools/.$name-XXXXXX")
   log "building $name $version (cold build; cached afterwards)"
-  (export out; eval "$script") >&2
+  if ! (export out; eval "$script") >&2; then rm -rf "$out"; log "building $name $version failed"; return 1; fi
   rm -rf "$dir"; mv "$out" "$dir"
   built "$name" "$version" "$@"
   log "built $name $version in $((SECONDS - started))s"
@@ -41,23 +43,23 @@ wrapper_module() { # a throwaway module outside the repo, so replace directives 
   local d; d=$(mktemp -d); cd "$d"; go mod init local/build >/dev/null 2>&1
 }
 
-# go_build <module@version> <package...>: builds into $out. `go install pkg@version` would ask the
-# proxy for the module's version list, which the proxy here refuses for some modules.
+# go_build <version> <package...>: builds the packages at that version into $out. Not `go install
+# pkg@version`: that asks the proxy for the module's version list, which is refused for some modules.
 go_build() {
-  local module=$1; shift
+  local version=$1; shift
   wrapper_module
-  go get "$module" >/dev/null 2>&1 || go get "$module"
+  go get "${@/%/@$version}" >/dev/null 2>&1 || go get "${@/%/@$version}"
   go build -o "$out/" "$@"
 }
 
 provision_kopia() {
   build kopia "$KOPIA_VERSION" \
-    'GOFLAGS="$GOFLAGS -tags=nohtmlui" go_build github.com/kopia/kopia@'"$KOPIA_VERSION"' github.com/kopia/kopia' kopia
+    'GOFLAGS="$GOFLAGS -tags=nohtmlui" go_build '"$KOPIA_VERSION"' github.com/kopia/kopia' kopia
 }
 
 provision_minio() {
   build minio "$MINIO_VERSION" \
-    'go_build github.com/minio/minio@'"$MINIO_VERSION"' github.com/minio/minio' minio
+    'go_build '"$MINIO_VERSION"' github.com/minio/minio' minio
 }
 
 provision_pushgateway() {
@@ -80,9 +82,9 @@ apt_install() {
 
 provision_cluster() {
   build etcd "$ETCD_VERSION" \
-    'go_build go.etcd.io/etcd/server/v3@'"$ETCD_VERSION"' go.etcd.io/etcd/server/v3 && mv "$out/server" "$out/etcd"' etcd
+    'go_build '"$ETCD_VERSION"' go.etcd.io/etcd/server/v3 && mv "$out/server" "$out/etcd"' etcd
   build kwok "$KWOK_VERSION" \
-    'go_build sigs.k8s.io/kwok@'"$KWOK_VERSION"' sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl' kwok kwokctl
+    'go_build '"$KWOK_VERSION"' sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl' kwok kwokctl
   build kubernetes "v$KUBE_VERSION" 'build_kubernetes' kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet
 }
 

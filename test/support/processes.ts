@@ -1,0 +1,53 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const repoRoot = join(import.meta.dir, "..", "..");
+
+/** A free TCP port on loopback (bound, read, released). */
+export function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
+export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+/** Registered cleanups also run when the test process is interrupted. */
+export function onCleanup(cleanup: () => Promise<void> | void): void {
+  cleanups.push(cleanup);
+}
+export async function runCleanups(): Promise<void> {
+  while (cleanups.length) await cleanups.pop()!();
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const cleanup of cleanups.reverse()) void cleanup();
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  });
+}
+
+export async function tempDir(prefix = "kk-test-"): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts a long-running tool; it is killed on cleanup, even when a test fails. */
+export function startDaemon(cmd: string[], env: Record<string, string> = {}): Bun.Subprocess {
+  const child = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: "ignore", stderr: "pipe" });
+  onCleanup(async () => {
+    child.kill("SIGKILL");
+    await child.exited;
+  });
+  return child;
+}

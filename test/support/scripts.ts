@@ -1,0 +1,45 @@
+import { join } from "node:path";
+import { repoRoot } from "./processes.ts";
+
+export interface ScriptRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** stdout + stderr, for assertions on what a user sees. */
+  output: string;
+}
+
+export type ScriptName = "kopia-backup" | "kopia-maintenance" | "operator-backup";
+
+/** How a script is started: from source with bun, or the compiled dist/ binary. */
+export function scriptCommand(name: ScriptName, compiled = false): string[] {
+  return compiled ? [join(repoRoot, "dist", name)] : [process.execPath, join(repoRoot, "scripts", `${name}.ts`)];
+}
+
+/**
+ * Runs a script with exactly the given environment (plus PATH and HOME), so nothing leaks in
+ * from the developer's shell.
+ */
+export function startScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: { compiled?: boolean; cwd?: string } = {}) {
+  return Bun.spawn([...scriptCommand(name, options.compiled), ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: cleanEnv(env),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+export async function runScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: { compiled?: boolean; cwd?: string } = {}): Promise<ScriptRun> {
+  const child = startScript(name, args, env, options);
+  return collect(child);
+}
+
+export async function collect(child: Bun.Subprocess<"ignore", "pipe", "pipe">): Promise<ScriptRun> {
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { exitCode, stdout, stderr, output: stdout + stderr };
+}
+
+function cleanEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const base: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
+  return Object.fromEntries(Object.entries(base).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
