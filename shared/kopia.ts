@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { $, type ProcessPromise } from "zx";
 import { ExitCode, KkError, repositoryError } from "./exit-codes.ts";
@@ -94,7 +94,7 @@ export function classifyRepositoryFailure(stderr: string, repository: Repository
     return repositoryError(`repository ${where}: wrong password; set KOPIA_PASSWORD (or KK_ENCRYPTION_PASSWORD) to the repository's password`);
   }
   if (/found existing data in storage location|already initialized/i.test(stderr) || /format blob|kopia\.repository/i.test(cause) && /parse|invalid|unexpected/i.test(cause)) {
-    return repositoryError(`repository ${where}: the location holds data that is not a Kopia repository; point --repository at an empty location or an existing repository (nothing was changed)`);
+    return foreignDataError(repository);
   }
   if (/NoSuchBucket|bucket does not exist|specified bucket/i.test(stderr)) {
     return repositoryError(`repository ${where}: the bucket does not exist; create it first (kopia-k8s never creates buckets)`);
@@ -123,6 +123,7 @@ export async function connectOrCreate(kopia: KopiaContext, options: { allowCreat
   await mkdir(kopia.logDir, { recursive: true });
 
   const identityArgs = ["--override-hostname", kopia.hostname, "--override-username", kopia.username, "--cache-directory", kopia.cacheDir];
+  await assertNoForeignFiles(kopia.repository);
   const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs]);
 
   let outcome: "connected" | "created" = "connected";
@@ -146,6 +147,21 @@ export async function connectOrCreate(kopia: KopiaContext, options: { allowCreat
   await writeFile(fingerprintFile, fingerprint, { mode: 0o600 });
   return outcome;
 }
+
+/**
+ * kopia's own check only looks for its blob prefixes, so it would create a repository inside a
+ * folder full of someone else's files, and even a connect writes a `.shards` file there. A
+ * filesystem location must be empty or already hold a Kopia repository before kopia touches it.
+ */
+async function assertNoForeignFiles(repository: Repository): Promise<void> {
+  if (repository.storageArgs[0] !== "filesystem") return;
+  const folder = repository.storageArgs[repository.storageArgs.indexOf("--path") + 1]!;
+  const entries: string[] = await readdir(folder).catch(() => []);
+  if (entries.length > 0 && !entries.includes("kopia.repository.f")) throw foreignDataError(repository);
+}
+
+const foreignDataError = (repository: Repository) =>
+  repositoryError(`repository ${repository.url}: the location holds data that is not a Kopia repository; point --repository at an empty location or an existing repository (nothing was changed)`);
 
 /** Empty storage: kopia says so, or a filesystem repository's folder does not exist yet. */
 function isUninitialized(repository: Repository, stderr: string): boolean {

@@ -84,7 +84,7 @@ export function parseExposition(text: string): Sample[] {
     if (!sampleMatch) continue;
     const labels: Record<string, string> = {};
     for (const [, key, value] of (sampleMatch[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[key!] = value!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+      labels[key!] = value!.replace(/\\(.)/g, (_, escaped: string) => (escaped === "n" ? "\n" : escaped));
     }
     samples.push({ name: sampleMatch[1]!, help: help.get(sampleMatch[1]!) ?? "", labels, value: Number(sampleMatch[3]) });
   }

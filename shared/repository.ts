@@ -54,11 +54,11 @@ export function parseRepositoryUrl(url: string): Repository {
   let storageArgs: string[];
   switch (scheme) {
     case "filesystem": {
-      const path = decodeURIComponent(parsed.pathname);
-      if (parsed.host || !isAbsolutePath(path) || path === "/") {
+      const path = decodeURIComponent(parsed.pathname).replace(/\/+$/, "");
+      if (parsed.host || !isAbsolutePath(path)) {
         throw usageError(`--repository: '${url}' needs an absolute folder, e.g. filesystem:///srv/backups`);
       }
-      storageArgs = ["filesystem", "--path", path.replace(/\/+$/, "")];
+      storageArgs = ["filesystem", "--path", path];
       break;
     }
     case "s3": {

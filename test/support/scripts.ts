@@ -20,8 +20,16 @@ export function scriptCommand(name: ScriptName, compiled = false): string[] {
  * Runs a script with exactly the given environment (plus PATH and HOME), so nothing leaks in
  * from the developer's shell.
  */
-export function startScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: { compiled?: boolean; cwd?: string } = {}) {
-  return Bun.spawn([...scriptCommand(name, options.compiled), ...args], {
+export interface ScriptOptions {
+  compiled?: boolean;
+  cwd?: string;
+  /** Run as this uid/gid (via setpriv), e.g. 65534 to be a user that cannot read root's files. */
+  asUser?: number;
+}
+
+export function startScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: ScriptOptions = {}) {
+  const asUser = options.asUser === undefined ? [] : ["setpriv", `--reuid=${options.asUser}`, `--regid=${options.asUser}`, "--clear-groups"];
+  return Bun.spawn([...asUser, ...scriptCommand(name, options.compiled), ...args], {
     cwd: options.cwd ?? repoRoot,
     env: cleanEnv(env),
     stdout: "pipe",
@@ -29,7 +37,7 @@ export function startScript(name: ScriptName, args: string[], env: Record<string
   });
 }
 
-export async function runScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: { compiled?: boolean; cwd?: string } = {}): Promise<ScriptRun> {
+export async function runScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: ScriptOptions = {}): Promise<ScriptRun> {
   const child = startScript(name, args, env, options);
   return collect(child);
 }

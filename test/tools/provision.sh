@@ -91,19 +91,21 @@ provision_cluster() {
 build_kubernetes() {
   wrapper_module
   local gomod minor=${KUBE_VERSION#1.}
+  local commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+  local packages=("${commands[@]/#/k8s.io/kubernetes/cmd/}")
   gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",$/\1/p')
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local folders;
+  # point each at its published version instead.
   for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/.*#\1#p' "$gomod"); do
     go mod edit "-replace=$m=$m@v0.$minor"
   done
-  go get "k8s.io/kubernetes@v$KUBE_VERSION" >/dev/null 2>&1
+  go get "${packages[@]/%/@v$KUBE_VERSION}" >/dev/null 2>&1 || go get "${packages[@]/%/@v$KUBE_VERSION}"
   local major=${KUBE_VERSION%%.*} kminor=${minor%%.*}
   local ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=v$KUBE_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$kminor -X $p.gitTreeState=clean"
   done
-  go build -tags selinux,notest -ldflags "$ld" -o "$out/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
+  go build -tags selinux,notest -ldflags "$ld" -o "$out/" "${packages[@]}"
 }
 
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(all)

@@ -1,0 +1,28 @@
+import { describe, expect, test } from "bun:test";
+import { KkError } from "../../shared/exit-codes.ts";
+import { parseOwner } from "../../shared/maintenance.ts";
+
+describe("parseOwner", () => {
+  test.each([
+    ["maintenance@kopia-k8s", { username: "maintenance", hostname: "kopia-k8s" }],
+    ["a@b", { username: "a", hostname: "b" }],
+    ["backup_user.1@node-01.cluster.local", { username: "backup_user.1", hostname: "node-01.cluster.local" }],
+  ])("%p is accepted", (value, expected) => {
+    expect(parseOwner(value)).toEqual(expected);
+  });
+
+  test.each(["", "maintenance", "@host", "user@", "a@b@c", "-user@host", "user@.host", "_u@h", "us er@host", "user@ho st", " user@host"])(
+    "%p is a usage error naming --owner",
+    (value) => {
+      let caught: unknown;
+      try {
+        parseOwner(value);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(KkError);
+      expect((caught as KkError).exitCode).toBe(2);
+      expect((caught as KkError).message).toBe(`--owner: '${value}' must be user@host, e.g. maintenance@kopia-k8s`);
+    },
+  );
+});
