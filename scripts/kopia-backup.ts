@@ -5,12 +5,13 @@
  * the snapshot, reports one result line, the summary file and metrics, and exits with a code
  * that tells success, partial, incomplete and fatal apart.
  */
-import { applyRetention, backupMetrics, createSnapshot, reportBackup, resolveBackupSettings, writeSummaryFile } from "../shared/backup.ts";
+import { applyRetention, backupMetrics, createSnapshot, failedRunMetrics, failedSummary, reportBackup, resolveBackupSettings, writeSummaryFile } from "../shared/backup.ts";
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
 import { cancelRunningKopia, connectOrCreate, sourceName } from "../shared/kopia.ts";
 import { declareKopiaOptions, machineIdentity, resolveCommonSettings, resolveIdentity, resolveKopiaContext } from "../shared/kopia-options.ts";
-import { publishMetrics } from "../shared/metrics.ts";
+import { publishMetrics, type Sample } from "../shared/metrics.ts";
+import type { BackupSummary } from "../shared/snapshot.ts";
 
 const cli = createCli("kopia-backup");
 const command = cli.command("", "Snapshot one folder into a Kopia repository");
@@ -46,16 +47,26 @@ command.action(async (flags: Record<string, unknown>) => {
   };
 
   log.info(`backing up ${settings.path} as ${source} into ${kopia.repository.url}`);
-  const connection = await connectOrCreate(kopia, { allowCreate: true });
-  if (connection !== "reused") log.info(`repository ${connection}: ${kopia.repository.url}`);
-  stopIfCancelled();
-  await applyRetention(kopia, source, settings.retention);
-  stopIfCancelled();
+  const publish = (samples: Sample[]) => publishMetrics(metricsTargets, "kopia_k8s_backup", source, samples, (message) => log.warn(message));
+  const startedAt = new Date();
+  let summary: BackupSummary;
+  try {
+    const connection = await connectOrCreate(kopia, { allowCreate: true });
+    if (connection !== "reused") log.info(`repository ${connection}: ${kopia.repository.url}`);
+    stopIfCancelled();
+    await applyRetention(kopia, source, settings.retention);
+    stopIfCancelled();
+    summary = await createSnapshot(kopia, settings, source);
+  } catch (error) {
+    const failure = error instanceof KkError ? error : new KkError(String(error instanceof Error ? error.message : error), ExitCode.failed);
+    await writeSummaryFile(settings.summaryFile, failedSummary(source, failure, startedAt));
+    await publish(failedRunMetrics(source, new Date()));
+    throw failure;
+  }
 
-  const summary = await createSnapshot(kopia, settings, source);
   reportBackup(log, summary);
   await writeSummaryFile(settings.summaryFile, summary);
-  await publishMetrics(metricsTargets, "kopia_k8s_backup", source, backupMetrics(summary), (message) => log.warn(message));
+  await publish(backupMetrics(summary));
   return summary.exitCode;
 });
 

@@ -1,7 +1,7 @@
 import { stat, writeFile } from "node:fs/promises";
-import { usageError } from "./exit-codes.ts";
-import { kopiaErrorMessage, runKopia, type KopiaContext } from "./kopia.ts";
-import type { Logger } from "./log.ts";
+import { ExitCode, KkError, usageError } from "./exit-codes.ts";
+import { kopiaErrorMessage, recognizeRepositoryFailure, runKopia, type KopiaContext } from "./kopia.ts";
+import { redact, type Logger } from "./log.ts";
 import type { Sample } from "./metrics.ts";
 import { flagOrEnv, isAbsolutePath, listFlagOrEnv, parseNonNegativeInteger } from "./options.ts";
 import { formatBytes, parseSnapshotJson, summarizeSnapshot, type BackupSummary } from "./snapshot.ts";
@@ -68,8 +68,12 @@ export async function createSnapshot(kopia: KopiaContext, settings: BackupSettin
   ];
   const startedAt = new Date();
   const result = await runKopia(kopia, args, tidyKopiaOutput(kopia.log));
+  const snapshot = parseSnapshotJson(result.stdout);
+  // A reused connection meets a changed password or a lost endpoint only here.
+  const repositoryFailure = snapshot ? undefined : recognizeRepositoryFailure(result.stderr, kopia.repository);
+  if (repositoryFailure) throw repositoryFailure;
   return summarizeSnapshot({
-    snapshot: parseSnapshotJson(result.stdout),
+    snapshot,
     exitCode: result.exitCode,
     kopiaError: kopiaErrorMessage(result.stderr),
     source,
@@ -111,17 +115,34 @@ export async function writeSummaryFile(path: string | undefined, summary: Backup
   if (path) await writeFile(path, JSON.stringify(summary));
 }
 
+const backupGauge = (source: string, name: string, help: string, value: number): Sample => ({ name: `kopia_k8s_backup_${name}`, help, labels: { source }, value });
+const lastRun = (source: string, at: number) => backupGauge(source, "last_run_timestamp_seconds", "End of the last backup run, successful or not.", at);
+const succeeded = (source: string, ok: boolean) => backupGauge(source, "success", "1 if the last backup run succeeded completely, else 0.", ok ? 1 : 0);
+
 export function backupMetrics(summary: BackupSummary): Sample[] {
-  const labels = { source: summary.source };
   const endedAt = Date.parse(summary.endTime) / 1000;
-  const gauge = (name: string, help: string, value: number): Sample => ({ name: `kopia_k8s_backup_${name}`, help, labels, value });
+  const gauge = (name: string, help: string, value: number) => backupGauge(summary.source, name, help, value);
   return [
-    gauge("last_run_timestamp_seconds", "End of the last backup run, successful or not.", endedAt),
+    lastRun(summary.source, endedAt),
     ...(summary.result === "success" ? [gauge("last_success_timestamp_seconds", "End of the last fully successful backup.", endedAt)] : []),
-    gauge("success", "1 if the last backup run succeeded completely, else 0.", summary.result === "success" ? 1 : 0),
+    succeeded(summary.source, summary.result === "success"),
     gauge("duration_seconds", "Wall time of the last snapshot.", summary.durationSeconds),
     gauge("size_bytes", "Bytes in the last snapshot.", summary.bytes),
     gauge("files", "Files in the last snapshot.", summary.files),
     gauge("errors", "Entries that could not be read in the last snapshot.", summary.errors),
   ];
+}
+
+/** The summary of a run that ended with an error before kopia produced a snapshot. */
+export function failedSummary(source: string, error: KkError, startedAt: Date, endedAt = new Date()): BackupSummary {
+  return {
+    result: "fatal", exitCode: error.exitCode, source, files: 0, dirs: 0, bytes: 0, errors: 0, ignoredErrors: 0,
+    durationSeconds: (endedAt.getTime() - startedAt.getTime()) / 1000, startTime: startedAt.toISOString(), endTime: endedAt.toISOString(),
+    message: redact(error.message),
+  };
+}
+
+/** A run that failed before kopia produced a snapshot: only "it ran, and it failed". */
+export function failedRunMetrics(source: string, endedAt: Date): Sample[] {
+  return [lastRun(source, endedAt.getTime() / 1000), succeeded(source, false)];
 }

@@ -86,26 +86,29 @@ export function kopiaErrorMessage(stderr: string): string {
   return (errorLine ?? lines.at(-1) ?? "kopia failed without a message").replace(/^ERROR\s+/, "");
 }
 
-/** Turns a failed connect/create into the error a user can act on. */
-export function classifyRepositoryFailure(stderr: string, repository: Repository): KkError {
+/** A failure to reach or open the repository, recognised from kopia's stderr; else undefined. */
+export function recognizeRepositoryFailure(stderr: string, repository: Repository): KkError | undefined {
   const cause = kopiaErrorMessage(stderr);
   const where = repository.url;
   if (/invalid repository password/i.test(stderr)) {
     return repositoryError(`repository ${where}: wrong password; set KOPIA_PASSWORD (or KK_ENCRYPTION_PASSWORD) to the repository's password`);
   }
-  if (/found existing data in storage location|already initialized/i.test(stderr) || /format blob|kopia\.repository/i.test(cause) && /parse|invalid|unexpected/i.test(cause)) {
-    return foreignDataError(repository);
-  }
+  if (/found existing data in storage location/i.test(stderr)) return foreignDataError(repository);
   if (/NoSuchBucket|bucket does not exist|specified bucket/i.test(stderr)) {
     return repositoryError(`repository ${where}: the bucket does not exist; create it first (kopia-k8s never creates buckets)`);
   }
-  if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|context deadline exceeded|EOF$/im.test(stderr)) {
+  if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|context deadline exceeded/i.test(stderr)) {
     return repositoryError(`repository ${where}: storage unreachable (${cause}); check the endpoint/host and the network`);
   }
-  if (/access denied|forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|unauthori[sz]ed|permission denied/i.test(stderr)) {
+  if (/access denied|forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|unauthori[sz]ed/i.test(stderr)) {
     return repositoryError(`repository ${where}: access denied (${cause}); check the storage credentials in the environment`);
   }
-  return repositoryError(`repository ${where}: ${cause}`);
+  return undefined;
+}
+
+/** Turns a failed connect/create into the error a user can act on. */
+export function classifyRepositoryFailure(stderr: string, repository: Repository): KkError {
+  return recognizeRepositoryFailure(stderr, repository) ?? repositoryError(`repository ${repository.url}: ${kopiaErrorMessage(stderr)}`);
 }
 
 /**

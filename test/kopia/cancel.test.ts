@@ -1,0 +1,55 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
+import { runCleanups, tempDir } from "../support/processes.ts";
+import { collect, startScript } from "../support/scripts.ts";
+
+afterAll(runCleanups);
+
+async function processesRunning(pattern: string): Promise<string[]> {
+  const ps = Bun.spawnSync(["pgrep", "-af", pattern]);
+  return ps.stdout.toString().split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
+}
+
+describe("kopia-backup cancellation", () => {
+  test("SIGTERM mid-snapshot: kopia is stopped, the snapshot is reported incomplete, exit 4", async () => {
+    const data = join(await tempDir(), "data");
+    await mkdir(data);
+    // Many incompressible files keep kopia busy long enough to be interrupted.
+    for (let index = 0; index < 40; index++) {
+      const writer = Bun.file(join(data, `chunk-${index}.bin`)).writer();
+      for (let mib = 0; mib < 16; mib++) writer.write(crypto.getRandomValues(new Uint8Array(1024 * 1024)));
+      await writer.end();
+    }
+    const repo = join(await tempDir(), "repo");
+    const summaryFile = join(await tempDir(), "summary.json");
+    const { env } = await isolatedKopiaEnv();
+    const child = startScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repo}`, "--summary-file", summaryFile, "--debug", "--hostname", "cancel-test"], env);
+    const output = collect(child);
+
+    await waitForKopiaSnapshot(data);
+    await Bun.sleep(300);
+    child.kill("SIGTERM");
+    const run = await output;
+
+    expect(run.exitCode, run.output).toBe(4);
+    expect(run.output).toContain("SIGTERM received: cancelling the snapshot");
+    expect(run.output).toMatch(/incomplete: root@cancel-test:.* is incomplete \(cancell?ed\)/);
+    expect(await processesRunning(`snapshot create ${data}`)).toEqual([]);
+    const summary = JSON.parse(await Bun.file(summaryFile).text());
+    expect(summary.exitCode).toBe(4);
+    const kopia = await rawKopia(["filesystem", "--path", repo]);
+    const complete = (await kopia.snapshots(`${summary.source}`)).filter((snapshot) => !snapshot.incomplete);
+    expect(complete).toEqual([]);
+  });
+});
+
+async function waitForKopiaSnapshot(data: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if ((await processesRunning(`snapshot create ${data}`)).length > 0) return;
+    await Bun.sleep(20);
+  }
+  throw new Error("kopia snapshot create never started");
+}

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { describeTree, makeCorpus } from "../support/corpus.ts";
+import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
+import { repoRoot, runCleanups, tempDir } from "../support/processes.ts";
+import { runScript } from "../support/scripts.ts";
+
+afterAll(runCleanups);
+
+beforeAll(() => {
+  const build = Bun.spawnSync(["npm", "run", "--silent", "build"], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
+  if (build.exitCode !== 0) throw new Error(`npm run build failed: ${build.stderr.toString()}`);
+});
+
+describe("compiled dist/ binaries", () => {
+  test("dist/kopia-backup round trip on a filesystem repository restores identical data; dist/kopia-maintenance runs", async () => {
+    const data = join(await tempDir(), "data");
+    await makeCorpus(data, { largeFileMiB: 8 });
+    const repo = join(await tempDir(), "repo");
+    const cwd = await tempDir(); // a folder unlike the repo: the binary must not need the project
+    const { env } = await isolatedKopiaEnv();
+    const backup = await runScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repo}`, "--hostname", "compiled", "--username", "dist"], env, { compiled: true, cwd });
+    expect(backup.exitCode, backup.output).toBe(0);
+    const maintenance = await runScript("kopia-maintenance", ["--repository", `filesystem://${repo}`], env, { compiled: true, cwd });
+    expect(maintenance.exitCode, maintenance.output).toBe(0);
+
+    const kopia = await rawKopia(["filesystem", "--path", repo]);
+    const [snapshot] = await kopia.snapshots(`dist@compiled:${data}`);
+    const restored = join(await tempDir(), "restored");
+    await kopia.restore(snapshot!.id, restored);
+    expect(await describeTree(restored)).toEqual(await describeTree(data));
+  });
+
+  test("each binary answers --help and a bad flag with exit 2", async () => {
+    for (const name of ["kopia-backup", "kopia-maintenance"] as const) {
+      const help = await runScript(name, ["--help"], {}, { compiled: true });
+      expect(help.exitCode).toBe(0);
+      expect(help.stdout).toContain("--repository <url>");
+      const bad = await runScript(name, ["--no-such-flag"], {}, { compiled: true });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toContain("Unknown option");
+    }
+  });
+});
