@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { $, type ProcessPromise } from "zx";
-import { ExitCode, KkError, repositoryError } from "./exit-codes.ts";
+// zx/core: the process API without zx's extra vendored helpers, which would add ~10 ms to every start.
+import { $, type ProcessPromise } from "zx/core";
+import { ExitCode, KkError, repositoryError, usageError } from "./exit-codes.ts";
 import type { Logger } from "./log.ts";
 import type { Repository } from "./repository.ts";
 
@@ -54,6 +55,9 @@ export async function runKopia(
   const output = await process;
   if (pending.trim()) onStderrLine(stripAnsi(pending));
   running = undefined;
+  if (output.exitCode === 127 && /exec: .*not found|No such file or directory/.test(output.stderr)) {
+    throw usageError(`--kopia-path: kopia binary '${kopia.binary}' not found; install kopia or set --kopia-path (KK_KOPIA_PATH)`);
+  }
   return { exitCode: output.exitCode ?? 1, stdout: output.stdout, stderr: output.stderr };
 }
 

@@ -1,4 +1,6 @@
-import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola";
+// consola/core: the logger without the fancy/basic reporters, whose dependencies cost ~10 ms of
+// start-up in every run; the two reporters kopia-k8s needs are small and below.
+import { createConsola, type ConsolaInstance, type ConsolaReporter, type LogObject } from "consola/core";
 import { format } from "node:util";
 import { usageError } from "./exit-codes.ts";
 
@@ -56,13 +58,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-/** Text lines: structured fields (a trailing plain object) are for JSON logs only. */
-function redacting(reporter: ConsolaReporter): ConsolaReporter {
+const LEVEL_COLORS: Record<string, string> = { error: "31", fatal: "31", warn: "33", success: "32", info: "36", debug: "90", trace: "90" };
+
+/**
+ * Readable lines: `HH:MM:SS level message`, coloured on a terminal. Structured fields (a trailing
+ * plain object) are for JSON logs only. warn and error go to stderr, the rest to stdout.
+ */
+function textReporter(colors: boolean): ConsolaReporter {
   return {
-    log(logObj, ctx) {
-      const withoutFields = logObj.args.length > 1 && isPlainObject(logObj.args.at(-1)) ? logObj.args.slice(0, -1) : logObj.args;
-      const args = withoutFields.map((arg) => (typeof arg === "string" ? redact(arg) : arg));
-      reporter.log({ ...logObj, args, message: logObj.message && redact(logObj.message) }, ctx);
+    log(logObj) {
+      const args = logObj.args.length > 1 && isPlainObject(logObj.args.at(-1)) ? logObj.args.slice(0, -1) : logObj.args;
+      const level = logObj.type === "log" ? "info" : logObj.type;
+      const label = colors ? `\x1b[${LEVEL_COLORS[level] ?? "0"}m${level.padEnd(7)}\x1b[0m` : level.padEnd(7);
+      const time = logObj.date.toTimeString().slice(0, 8);
+      const stream = logObj.level <= 1 ? process.stderr : process.stdout;
+      stream.write(`${time} ${label} ${redact(format(...args))}\n`);
     },
   };
 }
@@ -75,13 +85,8 @@ export const currentLogger = () => activeLogger;
 /** One logger per script: readable text on a terminal, or one JSON object per line. */
 export function createLogger(options: { format: LogFormat; debug: boolean }): ConsolaInstance {
   const level = options.debug ? 4 : 3;
-  if (options.format === "json") {
-    activeLogger = createConsola({ level, throttle: 0, reporters: [jsonReporter] });
-  } else {
-    const fancy = Boolean(process.stdout.isTTY) && !process.env.CI;
-    activeLogger = createConsola({ level, throttle: 0, fancy, formatOptions: { date: true, colors: fancy } });
-    activeLogger.setReporters(activeLogger.options.reporters.map(redacting));
-  }
+  const reporter = options.format === "json" ? jsonReporter : textReporter(Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
+  activeLogger = createConsola({ level, throttle: 0, reporters: [reporter] });
   return activeLogger;
 }
 

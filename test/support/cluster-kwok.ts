@@ -1,0 +1,201 @@
+/**
+ * The control plane of the test cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+ * and the kwok controller, started by `kwokctl` (binary runtime) from the binaries on PATH, on 127.0.0.1.
+ * kwokctl detaches them (own sessions), so stopping is done here from its pid files.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { freePort } from "./processes.ts";
+
+const CLUSTER_NAME = "kk";
+const kwokConfigDir = join(import.meta.dir, "..", "tools", "kwok");
+const configFiles = ["node-stages.yaml", "pod-stages.yaml", "exec.yaml"].map((file) => join(kwokConfigDir, file));
+
+// Enough for Jobs, PVCs and namespaces to behave as in a real cluster; the rest stays off (2 cores).
+const CONTROLLERS = [
+  "job-controller",
+  "cronjob-controller",
+  "ttl-after-finished-controller",
+  "garbage-collector-controller",
+  "namespace-controller",
+  "serviceaccount-controller",
+  "serviceaccount-token-controller",
+  "root-ca-certificate-publisher-controller",
+  "persistentvolume-binder-controller",
+  "persistentvolume-protection-controller",
+  "persistentvolumeclaim-protection-controller",
+  "pod-garbage-collector-controller",
+  "node-lifecycle-controller", // lifts the node.kubernetes.io/not-ready taint the API server puts on new nodes
+  "deployment-controller",
+  "replicaset-controller",
+];
+
+function tool(name: string): string {
+  const path = Bun.which(name);
+  if (!path) throw new Error(`${name} is not on PATH: run test/tools/provision.sh cluster, or set KK_TOOLS_BIN`);
+  return path;
+}
+
+function versionOf(binary: string, pattern: RegExp): string {
+  const run = Bun.spawnSync([binary, "--version"], { stdout: "pipe", stderr: "pipe" });
+  const version = pattern.exec(run.stdout.toString())?.[1];
+  if (!version) throw new Error(`cannot read the version of ${binary}: ${run.stdout}${run.stderr}`);
+  return version;
+}
+
+function kwokctlConfiguration() {
+  const apiserver = tool("kube-apiserver");
+  const etcd = tool("etcd");
+  return {
+    apiVersion: "config.kwok.x-k8s.io/v1alpha1",
+    kind: "KwokctlConfiguration",
+    options: {
+      runtime: "binary",
+      kubeVersion: versionOf(apiserver, /Kubernetes (v\d+\.\d+\.\d+)/),
+      etcdVersion: versionOf(etcd, /etcd Version: (\d+\.\d+\.\d+)/),
+      bindAddress: "127.0.0.1",
+      kubeApiserverPort: freePort(),
+      etcdPort: freePort(),
+      etcdPeerPort: freePort(),
+      kubeControllerManagerPort: freePort(),
+      kubeSchedulerPort: freePort(),
+      kwokControllerPort: freePort(),
+      // Absolute paths: kwokctl links them instead of downloading release binaries.
+      kubeApiserverBinary: apiserver,
+      kubeControllerManagerBinary: tool("kube-controller-manager"),
+      kubeSchedulerBinary: tool("kube-scheduler"),
+      kubectlBinary: tool("kubectl"),
+      etcdBinary: etcd,
+      kwokControllerBinary: tool("kwok"),
+      etcdQuotaBackendSize: "1Gi",
+    },
+    componentsPatches: [{ name: "kube-controller-manager", extraArgs: [{ key: "controllers", value: CONTROLLERS.join(",") }] }],
+  };
+}
+
+/** kwokctl reads KWOK_* variables as defaults; only ours may apply. */
+function kwokEnv(workdir: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("KWOK_") && value !== undefined) env[key] = value;
+  return { ...env, KWOK_WORKDIR: workdir };
+}
+
+export function kubeconfigPathOf(workdir: string): string {
+  return join(workdir, "clusters", CLUSTER_NAME, "kubeconfig.yaml");
+}
+
+/** Creates and starts the control plane in workdir (which must not hold a running one). */
+export async function startControlPlane(workdir: string): Promise<string> {
+  const configPath = join(workdir, "kwokctl.json");
+  writeFileSync(configPath, JSON.stringify(kwokctlConfiguration(), null, 2));
+  const configArgs = [configPath, ...configFiles].flatMap((file) => ["-c", file]);
+  // --kubeconfig= keeps kwokctl away from ~/.kube/config.
+  const create = Bun.spawn([tool("kwokctl"), "--name", CLUSTER_NAME, ...configArgs, "create", "cluster", "--kubeconfig=", "--wait", "90s"], {
+    env: kwokEnv(workdir),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [exitCode, out, err] = await Promise.all([create.exited, new Response(create.stdout).text(), new Response(create.stderr).text()]);
+  if (exitCode !== 0) {
+    killControlPlane(workdir);
+    throw new Error(`kwokctl create cluster failed (exit ${exitCode}):\n${out}${err}\n${componentLogs(workdir)}`);
+  }
+  return kubeconfigPathOf(workdir);
+}
+
+function componentLogs(workdir: string): string {
+  const dir = join(workdir, "clusters", CLUSTER_NAME, "logs");
+  if (!existsSync(dir)) return "";
+  return readdirSync(dir)
+    .map((file) => `--- ${file} (tail)\n${readFileSync(join(dir, file), "utf8").split("\n").slice(-15).join("\n")}`)
+    .join("\n");
+}
+
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+/** Live control-plane processes of workdir: from the pid files, checked against /proc (pids get reused). */
+export function controlPlanePids(workdir: string): number[] {
+  const dir = join(workdir, "clusters", CLUSTER_NAME, "pids");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((file) => Number.parseInt(readFileSync(join(dir, file), "utf8"), 10))
+    .filter((pid) => pid > 0 && commandLineOf(pid).includes(workdir));
+}
+
+/** Synchronous on purpose: it also runs from signal handlers, right before the process exits. */
+export function killControlPlane(workdir: string): void {
+  for (const pid of controlPlanePids(workdir)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function stopControlPlane(workdir: string): Promise<void> {
+  killControlPlane(workdir);
+  const deadline = Date.now() + 10_000;
+  while (controlPlanePids(workdir).length && Date.now() < deadline) await Bun.sleep(50);
+  rmSync(workdir, { recursive: true, force: true });
+}
+
+/**
+ * A detached shell that outlives a crashed or SIGKILLed test process: when `owner` is gone it kills
+ * the control plane of workdir and removes the folder. Returns its pid (also its process group).
+ */
+export function startWatchdog(workdir: string, owner = process.pid): number {
+  const script = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+for f in "$2"/clusters/*/pids/*.pid; do
+  pid=$(cat "$f" 2>/dev/null) || continue
+  tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" && kill -9 "$pid"
+done
+rm -rf -- "$2"`;
+  const watchdog = Bun.spawn(["setsid", "sh", "-c", script, "kk-cluster-watchdog", String(owner), workdir], {
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  watchdog.unref();
+  return watchdog.pid;
+}
+
+export function stopWatchdog(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+const OWNER_FILE = "owner.pid";
+
+export function recordOwner(workdir: string): void {
+  writeFileSync(join(workdir, OWNER_FILE), String(process.pid));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes clusters left in parent/<prefix>* by test processes that no longer exist. */
+export async function reapStaleClusters(parent: string, prefix: string): Promise<void> {
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith(prefix)) continue;
+    const workdir = join(parent, entry);
+    const ownerFile = join(workdir, OWNER_FILE);
+    if (!existsSync(ownerFile)) continue;
+    const owner = Number.parseInt(readFileSync(ownerFile, "utf8"), 10);
+    if (owner > 0 && owner !== process.pid && isAlive(owner)) continue;
+    await stopControlPlane(workdir);
+  }
+}

@@ -1,0 +1,60 @@
+/** The nodes and the storage class of the test cluster; kwok makes the nodes Ready and runs their pods. */
+import { ApiException, CoreV1Api, type KubeConfig, StorageV1Api, type V1Node, type V1Taint } from "@kubernetes/client-node";
+import { waitFor } from "./processes.ts";
+
+export const NODE_NAMES = ["kk-node-0", "kk-node-1", "kk-node-2"];
+export const TAINTED_NODE = "kk-tainted";
+export const TAINT: V1Taint = { key: "kopia-k8s.test/dedicated", value: "backup", effect: "NoSchedule" };
+export const STORAGE_CLASS = "kk-local";
+
+function nodeBody(name: string, taints: V1Taint[] = []): V1Node {
+  // No status.addresses: kwok fills them in so that pods/exec reaches the kwok controller.
+  return {
+    metadata: {
+      name,
+      labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+    },
+    spec: { taints },
+  };
+}
+
+async function createIfMissing(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (error) {
+    if (!(error instanceof ApiException && error.code === 409)) throw error;
+  }
+}
+
+function isReady(node: V1Node): boolean {
+  const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+  return ready && !node.spec?.taints?.some((taint) => taint.key.startsWith("node.kubernetes.io/"));
+}
+
+/** Creates the nodes and the default storage class (idempotent) and waits until every node is Ready. */
+export async function populateCluster(kc: KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const storage = kc.makeApiClient(StorageV1Api);
+  await waitFor("the API server", async () => Boolean(await core.listNode()), 60_000);
+  const bodies = [...NODE_NAMES.map((name) => nodeBody(name)), nodeBody(TAINTED_NODE, [TAINT])];
+  await Promise.all(bodies.map((body) => createIfMissing(() => core.createNode({ body }))));
+  await createIfMissing(() =>
+    storage.createStorageClass({
+      body: {
+        metadata: { name: STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+        provisioner: "kubernetes.io/no-provisioner",
+        reclaimPolicy: "Retain",
+        volumeBindingMode: "Immediate",
+      },
+    }),
+  );
+  const names = bodies.map((body) => body.metadata!.name!);
+  await waitFor(
+    "the nodes to be Ready and schedulable",
+    async () => {
+      const ready = (await core.listNode()).items.filter(isReady).map((node) => node.metadata!.name!);
+      return names.every((name) => ready.includes(name));
+    },
+    60_000,
+  );
+}
