@@ -74,7 +74,7 @@ export function resolveKopiaContext(
   };
 }
 
-function resolvePassword(): string {
+export function resolvePassword(): string {
   const kopiaPassword = process.env.KOPIA_PASSWORD || undefined;
   const seedPassword = process.env.KK_ENCRYPTION_PASSWORD || undefined;
   if (kopiaPassword && seedPassword && kopiaPassword !== seedPassword) {

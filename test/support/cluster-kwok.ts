@@ -31,7 +31,7 @@ const CONTROLLERS = [
 ];
 
 function tool(name: string): string {
-  const path = Bun.which(name);
+  const path = Bun.which(name, { PATH: process.env.PATH ?? "" }); // Bun.which alone ignores PATH changes made at runtime
   if (!path) throw new Error(`${name} is not on PATH: run test/tools/provision.sh cluster, or set KK_TOOLS_BIN`);
   return path;
 }

@@ -92,8 +92,9 @@ export interface TestCluster {
   storageClass: string;
   /**
    * A new namespace (deleted at cleanup), with its default ServiceAccount in place.
-   * `jobPods` sets the outcome of Job pods in it that carry no outcome annotation (marked by a name
-   * suffix such as "--hang"): use "hang" to decide each pod's end later with completePod.
+   * `jobPods` sets the outcome of the pods of Jobs in it that carry no outcome annotation (the name
+   * gets a suffix such as "--hang", which kwok's stages read): "hang" lets a test end each pod later
+   * with completePod, whatever pod template the product wrote.
    */
   freshNamespace(prefix: string, options?: { jobPods?: PodOutcome }): Promise<string>;
   /** A PV on a fresh host folder, and a PVC bound to it by the real PV controller. */

@@ -1,0 +1,122 @@
+#!/usr/bin/env bun
+/**
+ * operator-backup: back up every PVC of the cluster, once, and exit.
+ * Lists running pods, PVCs and PVs (one call each), runs the pre-backup hooks one by one (any
+ * failure aborts before a Job exists), runs one kopia-backup Job per PVC on the node that mounts
+ * it with bounded parallelism, runs post-backup hooks and maintenance, prints a summary table, and
+ * exits 0 only if everything succeeded.
+ */
+import { createCli, runCli } from "../shared/cli.ts";
+import { ExitCode, KkError } from "../shared/exit-codes.ts";
+import { connectKube } from "../shared/kube/client.ts";
+import { runHook } from "../shared/kube/hooks.ts";
+import { createJobPool, type JobOutcome } from "../shared/kube/job-pool.ts";
+import { buildBackupJob, buildMaintenanceJob, runLabels, type JobSettings } from "../shared/kube/job-spec.ts";
+import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
+import { declareOperatorOptions, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
+import { describePlan, discover } from "../shared/kube/discovery.ts";
+import { PostHookQueue } from "../shared/kube/post-hooks.ts";
+import { formatTable, reportRow } from "../shared/kube/report.ts";
+
+const cli = createCli("operator-backup");
+const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
+declareOperatorOptions(command);
+
+command.action(async (flags: Record<string, unknown>) => {
+  const settings = resolveOperatorSettings(flags);
+  const { log } = settings;
+  const kube = connectKube();
+  log.info(`run ${settings.runId}: discovering pods and volumes on ${kube.config.getCurrentCluster()?.server}`);
+  const plan = await discover(kube, settings);
+  for (const line of describePlan(plan, settings)) log.info(line);
+  if (settings.dryRun) return ExitCode.ok;
+
+  let signal: NodeJS.Signals | undefined;
+  let cancelPool = async () => {};
+  const onSignal = (received: NodeJS.Signals) => {
+    if (signal) return;
+    signal = received;
+    log.warn(`${received} received: starting nothing new, deleting this run's unfinished Jobs`);
+    void cancelPool();
+  };
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  const signalExit = () => (signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+
+  for (const hook of plan.preHooks) {
+    if (signal) return signalExit();
+    await runHook(kube.config, hook, log, "pre-backup");
+  }
+
+  const jobSettings: JobSettings = {
+    runId: settings.runId,
+    image: settings.image,
+    ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+    repositoryUrl: settings.repository.url,
+    ...(settings.repository.storageArgs[0] === "filesystem" ? { repositoryHostPath: settings.repository.storageArgs[2]! } : {}),
+    ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),
+    resources: settings.resources,
+    labels: settings.jobLabels,
+    annotations: settings.jobAnnotations,
+    backupArgs: settings.backupArgs,
+    logFormat: settings.logFormat,
+    ...(settings.pushgatewayUrl ? { pushgatewayUrl: settings.pushgatewayUrl } : {}),
+    backoffLimit: settings.backoffLimit,
+  };
+  const runnable = plan.targets.filter((target) => !target.problem);
+  const jobs = runnable.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
+  const postHooks = new PostHookQueue(plan.postHooks, runnable, (hook) => runHook(kube.config, hook, log, "post-backup"), log);
+
+  let done = 0;
+  const total = plan.targets.length;
+  const pool = createJobPool(kube, jobs, {
+    concurrency: settings.concurrency,
+    pendingTimeoutMs: settings.pendingTimeoutMs,
+    selector: `${LABEL_RUN_ID}=${settings.runId},${LABEL_ROLE}=backup`,
+    ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
+    log,
+    onDone: (outcome) => {
+      done++;
+      const row = reportRow(outcome);
+      const line = `${done} of ${total} done: ${row.namespace}/${row.pvc} ${row.result} on ${row.node}${row.message ? `: ${row.message}` : ""}`;
+      if (outcome.result === "succeeded") log.success(line);
+      else log.error(line);
+      postHooks.targetDone(row.namespace, row.pvc);
+    },
+  });
+  cancelPool = () => pool.cancel();
+  postHooks.startIdle();
+  const outcomes: JobOutcome[] = await pool.run();
+  const problems = plan.targets.filter((target) => target.problem);
+  for (const target of problems) log.error(`${target.namespace}/${target.pvc}: ${target.problem}`);
+  await postHooks.drained();
+
+  let maintenanceOutcome: JobOutcome | undefined;
+  if (settings.maintenance && !signal && jobs.length > 0) {
+    const namespace = settings.maintenanceNamespace ?? kube.homeNamespace;
+    const job = buildMaintenanceJob(`kopia-maintenance-${settings.runId}`, namespace, jobSettings);
+    log.info(`running kopia-maintenance as Job ${namespace}/${job.metadata!.name}`);
+    const maintenancePool = createJobPool(kube, [job], {
+      concurrency: 1,
+      pendingTimeoutMs: settings.pendingTimeoutMs,
+      selector: Object.entries(runLabels(settings.runId, "maintenance")).map(([key, value]) => `${key}=${value}`).join(","),
+      ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
+      log,
+    });
+    cancelPool = () => maintenancePool.cancel();
+    [maintenanceOutcome] = await maintenancePool.run();
+    if (maintenanceOutcome?.result === "succeeded") log.success("maintenance succeeded");
+    else log.error(`maintenance ${maintenanceOutcome?.result ?? "failed"}: ${maintenanceOutcome?.message ?? ""}`);
+  }
+
+  const rows = outcomes.map(reportRow);
+  for (const target of problems) rows.push({ namespace: target.namespace, pvc: target.pvc, node: target.node ?? "-", result: "not-started", files: "-", bytes: "-", duration: "0s" });
+  log.info(`summary of run ${settings.runId}:\n${formatTable(rows)}`, { rows });
+  if (signal) return signalExit();
+
+  const failed = rows.filter((row) => row.result !== "success").length + postHooks.failures + (maintenanceOutcome && maintenanceOutcome.result !== "succeeded" ? 1 : 0);
+  if (failed > 0) throw new KkError(`${failed} of ${rows.length} backups, post-backup hooks or maintenance failed; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
+  log.success(`all ${rows.length} backups succeeded`);
+  return ExitCode.ok;
+});
+
+await runCli(cli);

@@ -1,0 +1,34 @@
+import type { Kube } from "./client.ts";
+import { planBackups, type BackupPlan } from "./plan.ts";
+import type { OperatorSettings } from "./operator-options.ts";
+
+/** One list call per kind (running pods, PVCs, PVs), whatever the size of the cluster. */
+export async function discover(kube: Kube, settings: OperatorSettings): Promise<BackupPlan> {
+  const [pods, pvcs, pvs] = await Promise.all([
+    kube.core.listPodForAllNamespaces({ fieldSelector: "status.phase=Running", ...(settings.selector ? { labelSelector: settings.selector } : {}) }),
+    kube.core.listPersistentVolumeClaimForAllNamespaces({}),
+    kube.core.listPersistentVolume({}),
+  ]);
+  return planBackups(pods.items, pvcs.items, pvs.items, {
+    namespaces: settings.namespaces,
+    podSelectorGiven: Boolean(settings.selector),
+    preBackupAnnotation: settings.preBackupAnnotation,
+    postBackupAnnotation: settings.postBackupAnnotation,
+    defaultHookTimeoutMs: settings.hookTimeoutMs,
+  });
+}
+
+/** The plan in words: what --dry-run prints, and what every run logs before it acts. */
+export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, "dryRun" | "concurrency" | "runId">): string[] {
+  const verb = settings.dryRun ? "would" : "will";
+  const lines = [`plan for run ${settings.runId}: ${plan.preHooks.length} pre-backup hooks, ${plan.targets.length} PVCs (${settings.concurrency} Jobs at once), ${plan.postHooks.length} post-backup hooks`];
+  for (const hook of plan.preHooks) lines.push(`  ${verb} run pre-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}, timeout ${hook.timeoutMs / 1000}s): ${hook.command}`);
+  for (const target of plan.targets) {
+    const where = target.node ? `on node ${target.node}` : target.pvNodeAffinity ? "where its PV's node affinity allows" : "on any node";
+    const mountedBy = target.mountedBy.length ? `mounted by ${target.mountedBy.join(", ")}` : "not mounted";
+    lines.push(target.problem ? `  cannot back up ${target.namespace}/${target.pvc}: ${target.problem}` : `  ${verb} back up ${target.namespace}/${target.pvc} ${where} (${mountedBy})`);
+  }
+  for (const hook of plan.postHooks) lines.push(`  ${verb} run post-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}): ${hook.command}`);
+  for (const entry of plan.skipped) lines.push(`  skipping ${entry.namespace}/${entry.name}: ${entry.reason}`);
+  return lines;
+}

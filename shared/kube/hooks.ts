@@ -1,0 +1,93 @@
+import { Exec, type KubeConfig, type V1Status } from "@kubernetes/client-node";
+import { Writable } from "node:stream";
+import { ExitCode, KkError } from "../exit-codes.ts";
+import type { Logger } from "../log.ts";
+import { apiErrorMessage } from "./client.ts";
+import type { HookPlan } from "./plan.ts";
+
+/**
+ * The exit code a pods/exec status reports. A kubelet sends `details.causes[reason=ExitCode]`;
+ * kwok (and some runtimes) only say "... exit status N" in the message.
+ */
+export function exitCodeFromStatus(status: V1Status): number | undefined {
+  if (status.status === "Success") return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
+  if (cause?.message && /^\d+$/.test(cause.message)) return Number(cause.message);
+  const match = /exit (?:status|code)(?::)? (\d+)/i.exec(status.message ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+const NO_SHELL = /exec: "?sh"?: executable file not found|"sh": no such file|sh: not found|no such file or directory: unknown/i;
+
+/** Why a hook failed, in words a user can act on. */
+export function describeHookFailure(hook: HookPlan, status: V1Status | undefined, stderrTail: string): string {
+  const where = `hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}`;
+  const message = status?.message ?? "";
+  if (NO_SHELL.test(message) || NO_SHELL.test(stderrTail)) {
+    return `${where}: the image has no shell (sh), so the hook cannot run; add a shell to the image or remove the annotation`;
+  }
+  if (!status) return `${where}: the connection closed before the command reported an exit status`;
+  const exitCode = exitCodeFromStatus(status);
+  const lastLine = stderrTail.trim().split("\n").at(-1);
+  return `${where}: exited with code ${exitCode ?? "unknown"}${lastLine ? ` (${lastLine})` : message ? ` (${message})` : ""}`;
+}
+
+/** Runs `sh -c <command>` in the pod through pods/exec, streaming its output into the log. */
+export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, phase: "pre-backup" | "post-backup"): Promise<void> {
+  const prefix = `[${hook.namespace}/${hook.pod}]`;
+  let stderrTail = "";
+  const stdout = lineWriter((line) => log.info(`${prefix} ${line}`));
+  const stderr = lineWriter((line) => {
+    stderrTail = `${stderrTail}\n${line}`.slice(-2000);
+    log.info(`${prefix} (stderr) ${line}`);
+  });
+  log.info(`${phase} hook: ${hook.namespace}/${hook.pod} (${hook.container}): sh -c ${JSON.stringify(hook.command)}`);
+
+  let status: V1Status | undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket?.close();
+      reject(hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: timed out after ${hook.timeoutMs / 1000}s`));
+    }, hook.timeoutMs);
+    let socket: { close(): void; on(event: "close", listener: () => void): void } | undefined;
+    new Exec(config)
+      .exec(hook.namespace, hook.pod, hook.container, ["sh", "-c", hook.command], stdout, stderr, null, false, (reported) => {
+        status = reported;
+      })
+      .then((ws) => {
+        socket = ws;
+        ws.on("close", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      })
+      .catch((error: unknown) => {
+        clearTimeout(timer);
+        reject(hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: cannot exec: ${apiErrorMessage(error)}`));
+      });
+  });
+  await finished;
+  stdout.end();
+  stderr.end();
+  if (status?.status !== "Success") throw hookError(describeHookFailure(hook, status, stderrTail));
+  log.info(`${phase} hook in ${hook.namespace}/${hook.pod} succeeded`);
+}
+
+const hookError = (message: string) => new KkError(message, ExitCode.hookFailed);
+
+function lineWriter(onLine: (line: string) => void): Writable & { end(): void } {
+  let pending = "";
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const lines = (pending + chunk.toString()).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) onLine(line.replace(/\r$/, ""));
+      done();
+    },
+    final(done) {
+      if (pending) onLine(pending);
+      pending = "";
+      done();
+    },
+  });
+}

@@ -1,0 +1,204 @@
+import { Watch, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "../log.ts";
+import type { BackupSummary } from "../snapshot.ts";
+import { apiErrorMessage, isNotFound, type Kube } from "./client.ts";
+import { buildCredentialsSecret } from "./job-spec.ts";
+
+export type JobResult = "succeeded" | "failed" | "timed-out" | "cancelled";
+
+export interface JobOutcome {
+  job: V1Job;
+  result: JobResult;
+  /** The node the Job's pod ran on. */
+  node?: string;
+  /** kopia-backup's summary, read back from the pod's termination message. */
+  summary?: BackupSummary;
+  message?: string;
+  durationSeconds: number;
+}
+
+export interface PoolOptions {
+  concurrency: number;
+  pendingTimeoutMs: number;
+  /** Label selector matching exactly this pool's Jobs (run id + role). */
+  selector: string;
+  /** Per-Job Secret contents; undefined when the Jobs use the user's own Secret. */
+  secretData?: Record<string, string>;
+  log: Logger;
+  onDone?: (outcome: JobOutcome) => void;
+}
+
+interface Active {
+  job: V1Job;
+  startedAt: number;
+  pendingTimer: ReturnType<typeof setTimeout>;
+}
+
+const keyOf = (job: V1Job) => `${job.metadata!.namespace}/${job.metadata!.name}`;
+
+/**
+ * Runs Jobs with at most `concurrency` unfinished at any moment. Completion comes from one watch
+ * on this run's Jobs (re-established when the connection drops, relisted after 410 Gone): no
+ * polling. Succeeded Jobs are deleted; failed ones are kept for inspection.
+ */
+export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
+  const queue = [...jobs];
+  const active = new Map<string, Active>();
+  const outcomes: JobOutcome[] = [];
+  let stopping = false;
+  let watchAbort: AbortController | undefined;
+  let resolveAll: () => void = () => {};
+  const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
+
+  const finish = async (key: string, result: JobResult, message?: string, latest?: V1Job) => {
+    const entry = active.get(key);
+    if (!entry) return;
+    active.delete(key);
+    clearTimeout(entry.pendingTimer);
+    const job = latest ?? entry.job;
+    const pod = await newestPod(kube, job).catch(() => undefined);
+    const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
+    const summary = parseSummary(terminated?.message);
+    if (result === "succeeded") await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete succeeded Job ${key}: ${apiErrorMessage(error)}`));
+    const outcome: JobOutcome = {
+      job,
+      result,
+      ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+      ...(summary ? { summary } : {}),
+      ...(message ?? failureMessage(result, terminated?.message, summary) ? { message: message ?? failureMessage(result, terminated?.message, summary) } : {}),
+      durationSeconds: Math.round((Date.now() - entry.startedAt) / 100) / 10,
+    };
+    outcomes.push(outcome);
+    options.onDone?.(outcome);
+    await fill();
+  };
+
+  const fill = async () => {
+    while (!stopping && active.size < options.concurrency && queue.length > 0) {
+      await start(queue.shift()!);
+    }
+    if (active.size === 0 && (queue.length === 0 || stopping)) {
+      watchAbort?.abort();
+      resolveAll();
+    }
+  };
+
+  const start = async (job: V1Job) => {
+    const key = keyOf(job);
+    // The slot is taken before the first await, so concurrent fills can never overshoot.
+    const entry: Active = { job, startedAt: Date.now(), pendingTimer: setTimeout(() => void checkPending(key), options.pendingTimeoutMs) };
+    active.set(key, entry);
+    try {
+      entry.job = await kube.batch.createNamespacedJob({ namespace: job.metadata!.namespace!, body: job });
+      if (options.secretData) {
+        await kube.core.createNamespacedSecret({ namespace: job.metadata!.namespace!, body: buildCredentialsSecret(entry.job, options.secretData) });
+      }
+      options.log.debug(`created Job ${key}`);
+    } catch (error) {
+      // A Job without its Secret would only leave a pod that cannot start: remove it.
+      if (entry.job.metadata?.uid) await deleteJob(kube, entry.job).catch(() => {});
+      await finish(key, "failed", `could not create Job ${key}: ${apiErrorMessage(error)}`);
+    }
+  };
+
+  const checkPending = async (key: string) => {
+    const entry = active.get(key);
+    if (!entry) return;
+    const pod = await newestPod(kube, entry.job).catch(() => undefined);
+    if (pod && pod.status?.phase !== "Pending") return;
+    const why = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")?.message ?? pod?.status?.containerStatuses?.[0]?.state?.waiting?.message;
+    await deleteJob(kube, entry.job).catch(() => {});
+    await finish(key, "timed-out", `pod stayed Pending for ${options.pendingTimeoutMs / 1000}s${why ? `: ${why}` : pod ? "" : " (no pod was created)"}; Job deleted`);
+  };
+
+  const onEvent = (phase: string, job: V1Job) => {
+    const key = keyOf(job);
+    if (!active.has(key)) return;
+    if (phase === "DELETED") return void finish(key, "failed", "Job was deleted by someone else", job);
+    const conditions = job.status?.conditions ?? [];
+    if (conditions.some((c) => c.type === "Complete" && c.status === "True")) return void finish(key, "succeeded", undefined, job);
+    const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
+    if (failed) return void finish(key, "failed", undefined, job);
+  };
+
+  const watchJobs = async (resourceVersion: string) => {
+    let lastVersion = resourceVersion;
+    let relist = false;
+    watchAbort = await new Watch(kube.config).watch(
+      "/apis/batch/v1/jobs",
+      { labelSelector: options.selector, resourceVersion: lastVersion, allowWatchBookmarks: true },
+      (phase, object: V1Job & { code?: number }) => {
+        if (phase === "ERROR") {
+          relist = object.code === 410;
+          return;
+        }
+        lastVersion = object.metadata?.resourceVersion ?? lastVersion;
+        if (phase !== "BOOKMARK") onEvent(phase, object);
+      },
+      (error) => {
+        if (active.size === 0 && (queue.length === 0 || stopping)) return;
+        if (error) options.log.debug(`job watch ended (${apiErrorMessage(error)}); re-establishing`);
+        void (relist ? listAndWatch() : watchJobs(lastVersion)).catch((e) => options.log.warn(`job watch failed: ${apiErrorMessage(e)}`));
+      },
+    );
+  };
+
+  /** The current state of this run's Jobs, then a watch from that point on. */
+  const listAndWatch = async () => {
+    const list = await kube.batch.listJobForAllNamespaces({ labelSelector: options.selector });
+    for (const job of list.items) onEvent("MODIFIED", job);
+    await watchJobs(list.metadata?.resourceVersion ?? "");
+  };
+
+  return {
+    async run(): Promise<JobOutcome[]> {
+      if (jobs.length === 0) return [];
+      await listAndWatch();
+      await fill();
+      await allDone;
+      return outcomes;
+    },
+    /** Start nothing new; delete this run's unfinished Jobs. */
+    async cancel(): Promise<void> {
+      stopping = true;
+      const unfinished = [...active.keys()];
+      await Promise.all(unfinished.map(async (key) => {
+        const entry = active.get(key);
+        if (!entry) return;
+        await deleteJob(kube, entry.job).catch(() => {});
+        await finish(key, "cancelled", "cancelled by signal; Job deleted");
+      }));
+      for (const job of queue.splice(0)) outcomes.push({ job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 });
+      await fill();
+    },
+    activeCount: () => active.size,
+  };
+}
+
+async function newestPod(kube: Kube, job: V1Job): Promise<V1Pod | undefined> {
+  const pods = await kube.core.listNamespacedPod({ namespace: job.metadata!.namespace!, labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name}` });
+  return pods.items.sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")))[0];
+}
+
+export async function deleteJob(kube: Kube, job: V1Job): Promise<void> {
+  try {
+    await kube.batch.deleteNamespacedJob({ name: job.metadata!.name!, namespace: job.metadata!.namespace!, propagationPolicy: "Background" });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+function parseSummary(message: string | undefined): BackupSummary | undefined {
+  if (!message?.trim().startsWith("{")) return undefined;
+  try {
+    return JSON.parse(message) as BackupSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+function failureMessage(result: JobResult, terminationMessage: string | undefined, summary: BackupSummary | undefined): string | undefined {
+  if (result === "succeeded") return undefined;
+  if (summary) return summary.message;
+  return terminationMessage?.trim().split("\n").slice(-3).join(" | ") || undefined;
+}

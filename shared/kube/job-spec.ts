@@ -1,0 +1,166 @@
+import type { V1Affinity, V1Container, V1Job, V1ResourceRequirements, V1Secret, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_MANAGED_BY, LABEL_PVC_HASH, LABEL_ROLE, LABEL_RUN_ID, MANAGED_BY, shortHash } from "./names.ts";
+import type { BackupTarget } from "./plan.ts";
+
+/** Everything a backup Job needs besides its target; nothing secret (secrets travel in a Secret). */
+export interface JobSettings {
+  runId: string;
+  image: string;
+  imagePullPolicy?: string;
+  repositoryUrl: string;
+  /** A filesystem repository's folder: mounted from the node (hostPath, must exist there). */
+  repositoryHostPath?: string;
+  /** The Secret the container's environment comes from: per Job (named like it) or the user's. */
+  userSecretName?: string;
+  resources: V1ResourceRequirements;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Extra kopia-backup flags (retention, tags), passed on as they are. */
+  backupArgs: string[];
+  logFormat: "text" | "json";
+  pushgatewayUrl?: string;
+  backoffLimit: number;
+}
+
+export const DATA_MOUNT = "/data";
+const STATE_MOUNT = "/kopia";
+
+/**
+ * The backup Job for one PVC. Runs on the PVC's node (required node affinity on
+ * kubernetes.io/hostname plus the app pod's tolerations), mounts the PVC read-only, has no
+ * service-account token, and reads the repository password only from a Secret.
+ */
+export function buildBackupJob(name: string, target: BackupTarget, settings: JobSettings): V1Job {
+  const labels = { ...settings.labels, ...runLabels(settings.runId, "backup"), [LABEL_PVC_HASH]: shortHash(`${target.namespace}/${target.pvc}`, 16) };
+  const annotations = { ...settings.annotations, [ANNOTATION_PVC]: target.pvc, ...(target.node ? { [ANNOTATION_NODE]: target.node } : {}) };
+  const args = [
+    "--path", DATA_MOUNT,
+    "--hostname", target.namespace,
+    "--username", target.pvc,
+    "--summary-file", "/dev/termination-log",
+    ...settings.backupArgs,
+  ];
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: target.namespace, labels, annotations },
+    spec: {
+      backoffLimit: settings.backoffLimit,
+      template: {
+        metadata: { labels, annotations },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          ...placement(target),
+          ...(target.tolerations.length ? { tolerations: target.tolerations } : {}),
+          containers: [container("kopia-backup", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }])],
+          volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc, readOnly: true } }, ...stateVolumes(settings)],
+        },
+      },
+    },
+  };
+}
+
+/** kopia-maintenance as a Job, after the backups: same image, same repository and Secret. */
+export function buildMaintenanceJob(name: string, namespace: string, settings: JobSettings): V1Job {
+  const labels = { ...settings.labels, ...runLabels(settings.runId, "maintenance") };
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace, labels, annotations: settings.annotations },
+    spec: {
+      backoffLimit: settings.backoffLimit,
+      template: {
+        metadata: { labels, annotations: settings.annotations },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          containers: [container("kopia-maintenance", name, [], settings, [])],
+          volumes: stateVolumes(settings),
+        },
+      },
+    },
+  };
+}
+
+export function runLabels(runId: string, role: "backup" | "maintenance"): Record<string, string> {
+  return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_RUN_ID]: runId, [LABEL_ROLE]: role };
+}
+
+/** The per-Job Secret: owned by its Job, so it goes when the Job goes. */
+export function buildCredentialsSecret(job: V1Job, data: Record<string, string>): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: {
+      name: job.metadata!.name!,
+      namespace: job.metadata!.namespace!,
+      labels: job.metadata!.labels!,
+      ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid!, blockOwnerDeletion: false, controller: false }],
+    },
+    stringData: data,
+  };
+}
+
+function container(command: string, jobName: string, args: string[], settings: JobSettings, mounts: V1VolumeMount[]): V1Container {
+  return {
+    name: command,
+    image: settings.image,
+    ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+    command: [command],
+    args,
+    env: [
+      { name: "KK_REPOSITORY", value: settings.repositoryUrl },
+      { name: "KK_LOG_FORMAT", value: settings.logFormat },
+      { name: "KK_CONFIG_PATH", value: `${STATE_MOUNT}/config` },
+      { name: "KK_KOPIA_CACHE_PATH", value: `${STATE_MOUNT}/cache` },
+      { name: "KK_KOPIA_LOG_PATH", value: `${STATE_MOUNT}/logs` },
+      ...(settings.pushgatewayUrl ? [{ name: "KK_PUSHGATEWAY_URL", value: settings.pushgatewayUrl }] : []),
+    ],
+    envFrom: [{ secretRef: { name: settings.userSecretName ?? jobName } }],
+    resources: settings.resources,
+    terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: {
+      // Root without the usual capabilities, plus DAC_READ_SEARCH to read every file of the volume.
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"], add: ["DAC_READ_SEARCH"] },
+    },
+    volumeMounts: [
+      ...mounts,
+      { name: "kopia-state", mountPath: STATE_MOUNT },
+      { name: "tmp", mountPath: "/tmp" },
+      ...(settings.repositoryHostPath ? [{ name: "repository", mountPath: settings.repositoryHostPath }] : []),
+    ],
+  };
+}
+
+function stateVolumes(settings: JobSettings): V1Volume[] {
+  return [
+    { name: "kopia-state", emptyDir: {} },
+    { name: "tmp", emptyDir: {} },
+    ...(settings.repositoryHostPath ? [{ name: "repository", hostPath: { path: settings.repositoryHostPath, type: "Directory" } }] : []),
+  ];
+}
+
+/** Required node affinity, never podAffinity on app labels (any look-alike pod would match). */
+function placement(target: BackupTarget): { affinity?: V1Affinity } {
+  if (target.node) {
+    return {
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [target.node] }] }],
+          },
+        },
+      },
+    };
+  }
+  if (target.pvNodeAffinity) return { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: target.pvNodeAffinity } } };
+  return {};
+}

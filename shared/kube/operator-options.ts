@@ -1,0 +1,162 @@
+import type { Command } from "cac";
+import type { V1ResourceRequirements } from "@kubernetes/client-node";
+import { usageError } from "../exit-codes.ts";
+import { resolvePassword } from "../kopia-options.ts";
+import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type LogFormat, type Logger } from "../log.ts";
+import { validatePushgatewayUrl } from "../metrics.ts";
+import { flagOrEnv, listFlagOrEnv, parseBoolean, parseDuration, parsePositiveInteger, parseNonNegativeInteger } from "../options.ts";
+import { parseRepositoryUrl, repositoryUrlFromSeedEnv, type Repository } from "../repository.ts";
+import { RETENTION_KEYS } from "../backup.ts";
+import { isDnsLabel, newRunId } from "./names.ts";
+
+export function declareOperatorOptions(command: Command): void {
+  command
+    .option("--namespace <ns>", "Only these namespaces; repeatable or comma-separated (env KK_NAMESPACES) [default: all]")
+    .option("--selector <labels>", "Only pods matching this label selector (env KK_SELECTOR); unmounted PVCs are then left out")
+    .option("--pre-backup-annotation <key>", "Pod annotation holding the pre-backup command (env KK_PRE_BACKUP_ANNOTATION) [default: kopia-k8s.io/pre-backup]")
+    .option("--post-backup-annotation <key>", "Pod annotation holding the post-backup command (env KK_POST_BACKUP_ANNOTATION) [default: kopia-k8s.io/post-backup]")
+    .option("--hook-timeout <duration>", "Default hook timeout, e.g. 30s, 5m (env KK_HOOK_TIMEOUT) [default: 5m]")
+    .option("--concurrency <n>", "Backup Jobs active at once (env KK_CONCURRENCY) [default: 3]")
+    .option("--pending-timeout <duration>", "Delete a Job whose pod stays Pending this long (env KK_PENDING_TIMEOUT) [default: 15m]")
+    .option("--uuid <id>", "Run id used in Job names and labels (env KK_UUID) [default: random]")
+    .option("--job-prefix <prefix>", "Job name prefix (env KK_JOB_PREFIX) [default: kopia-backup]")
+    .option("--image <image>", "Image with kopia-backup and kopia (env KK_IMAGE) [default: kopia-k8s:0.1.0]")
+    .option("--image-pull-policy <policy>", "Always, IfNotPresent or Never (env KK_IMAGE_PULL_POLICY)")
+    .option("--secret <name>", "Use this existing Secret (in every PVC's namespace) instead of a per-Job Secret (env KK_SECRET)")
+    .option("--job-label <key=value>", "Extra label on Jobs and their pods; repeatable (env KK_JOB_LABELS)")
+    .option("--job-annotation <key=value>", "Extra annotation on Jobs and their pods, e.g. sidecar.istio.io/inject=false; repeatable (env KK_JOB_ANNOTATIONS)")
+    .option("--job-requests <list>", "Container requests, e.g. cpu=100m,memory=256Mi (env KK_JOB_REQUESTS)")
+    .option("--job-limits <list>", "Container limits, e.g. memory=1Gi (env KK_JOB_LIMITS)")
+    .option("--backoff-limit <n>", "Retries of a failed backup Job (env KK_BACKOFF_LIMIT) [default: 0]")
+    .option("--no-maintenance", "Do not run kopia-maintenance as a Job after the backups (env KK_MAINTENANCE=false)")
+    .option("--maintenance-namespace <ns>", "Namespace of the maintenance Job (env KK_MAINTENANCE_NAMESPACE) [default: this identity's namespace]")
+    .option("--dry-run", "Print the plan (hooks, Jobs and their nodes) and change nothing")
+    .option("--repository <url>", "Repository URL, as for kopia-backup (env KK_REPOSITORY; or KK_BUCKET + KK_ENDPOINT)")
+    .option("--pushgateway-url <url>", "Passed to the Jobs' kopia-backup (env KK_PUSHGATEWAY_URL)")
+    .option("--tag <key:value>", "Passed to kopia-backup; repeatable (env KK_TAGS)");
+  for (const unit of RETENTION_KEYS) command.option(`--keep-${unit} <n>`, `Passed to kopia-backup (env KK_KEEP_${unit.toUpperCase()})`);
+  command
+    .option("--log-format <format>", "text or json (env KK_LOG_FORMAT) [default: text]")
+    .option("--debug", "Log debug details (env KK_DEBUG)");
+}
+
+/** Storage secrets handed to the Jobs through their Secret when present in this environment. */
+const STORAGE_SECRET_ENV = [
+  "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "B2_KEY_ID", "B2_KEY",
+  "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN", "KOPIA_WEBDAV_USERNAME", "KOPIA_WEBDAV_PASSWORD",
+];
+
+export interface OperatorSettings {
+  log: Logger;
+  logFormat: LogFormat;
+  namespaces: string[];
+  selector?: string;
+  preBackupAnnotation: string;
+  postBackupAnnotation: string;
+  hookTimeoutMs: number;
+  concurrency: number;
+  pendingTimeoutMs: number;
+  runId: string;
+  jobPrefix: string;
+  image: string;
+  imagePullPolicy?: string;
+  userSecretName?: string;
+  jobLabels: Record<string, string>;
+  jobAnnotations: Record<string, string>;
+  resources: V1ResourceRequirements;
+  backoffLimit: number;
+  maintenance: boolean;
+  maintenanceNamespace?: string;
+  dryRun: boolean;
+  repository: Repository;
+  /** What the per-Job Secret holds: the password and the storage secrets of this environment. */
+  secretData: Record<string, string>;
+  pushgatewayUrl?: string;
+  backupArgs: string[];
+}
+
+export function resolveOperatorSettings(flags: Record<string, unknown>): OperatorSettings {
+  for (const name of SECRET_ENV_VARS) registerSecret(process.env[name]);
+  const logFormat = parseLogFormat(flagOrEnv(flags.logFormat, "KK_LOG_FORMAT"));
+  const log = createLogger({ format: logFormat, debug: flags.debug === true || parseBoolean(flagOrEnv(undefined, "KK_DEBUG"), "KK_DEBUG") });
+
+  const url = flagOrEnv(flags.repository, "KK_REPOSITORY") ?? repositoryUrlFromSeedEnv(process.env);
+  if (!url) throw usageError("--repository: no repository given; set --repository or KK_REPOSITORY, e.g. s3://backups?endpoint=minio:9000");
+  const repository = parseRepositoryUrl(url);
+  const password = resolvePassword();
+  const secretData: Record<string, string> = { KOPIA_PASSWORD: password };
+  for (const name of STORAGE_SECRET_ENV) if (process.env[name]) secretData[name] = process.env[name]!;
+
+  const runId = flagOrEnv(flags.uuid, "KK_UUID") ?? newRunId();
+  if (!isDnsLabel(runId) || runId.length > 36) throw usageError(`--uuid: '${runId}' must be lower-case letters, digits and '-', at most 36 characters`);
+  const jobPrefix = flagOrEnv(flags.jobPrefix, "KK_JOB_PREFIX") ?? "kopia-backup";
+  if (!isDnsLabel(jobPrefix) || jobPrefix.length > 16) throw usageError(`--job-prefix: '${jobPrefix}' must be lower-case letters, digits and '-', at most 16 characters`);
+
+  const tags = listFlagOrEnv(flags.tag, "KK_TAGS");
+  for (const tag of tags) if (!/^[^:\s]+:\S+$/.test(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag cluster:home`);
+  const backupArgs = tags.map((tag) => `--tag=${tag}`);
+  for (const unit of RETENTION_KEYS) {
+    const field = `--keep-${unit}`;
+    const value = parseNonNegativeInteger(flagOrEnv(flags[`keep${unit[0]!.toUpperCase()}${unit.slice(1)}`], `KK_KEEP_${unit.toUpperCase()}`), field);
+    if (value !== undefined) backupArgs.push(`${field}=${value}`);
+  }
+
+  const maintenanceEnv = flagOrEnv(undefined, "KK_MAINTENANCE");
+  const maintenanceNamespace = flagOrEnv(flags.maintenanceNamespace, "KK_MAINTENANCE_NAMESPACE");
+  const pushgatewayUrl = validatePushgatewayUrl(flagOrEnv(flags.pushgatewayUrl, "KK_PUSHGATEWAY_URL"));
+  const imagePullPolicy = flagOrEnv(flags.imagePullPolicy, "KK_IMAGE_PULL_POLICY");
+  if (imagePullPolicy && !["Always", "IfNotPresent", "Never"].includes(imagePullPolicy)) {
+    throw usageError(`--image-pull-policy: '${imagePullPolicy}' must be Always, IfNotPresent or Never`);
+  }
+  const userSecretName = flagOrEnv(flags.secret, "KK_SECRET");
+  const selector = flagOrEnv(flags.selector, "KK_SELECTOR");
+  return {
+    log,
+    logFormat,
+    namespaces: listFlagOrEnv(flags.namespace, "KK_NAMESPACES").flatMap((item) => item.split(",")).map((item) => item.trim()).filter(Boolean),
+    ...(selector ? { selector } : {}),
+    preBackupAnnotation: flagOrEnv(flags.preBackupAnnotation, "KK_PRE_BACKUP_ANNOTATION") ?? "kopia-k8s.io/pre-backup",
+    postBackupAnnotation: flagOrEnv(flags.postBackupAnnotation, "KK_POST_BACKUP_ANNOTATION") ?? "kopia-k8s.io/post-backup",
+    hookTimeoutMs: parseDuration(flagOrEnv(flags.hookTimeout, "KK_HOOK_TIMEOUT") ?? "5m", "--hook-timeout"),
+    concurrency: parsePositiveInteger(flagOrEnv(flags.concurrency, "KK_CONCURRENCY"), "--concurrency") ?? 3,
+    pendingTimeoutMs: parseDuration(flagOrEnv(flags.pendingTimeout, "KK_PENDING_TIMEOUT") ?? "15m", "--pending-timeout"),
+    runId,
+    jobPrefix,
+    image: flagOrEnv(flags.image, "KK_IMAGE") ?? "kopia-k8s:0.1.0",
+    ...(imagePullPolicy ? { imagePullPolicy } : {}),
+    ...(userSecretName ? { userSecretName } : {}),
+    jobLabels: keyValues(listFlagOrEnv(flags.jobLabel, "KK_JOB_LABELS"), "--job-label"),
+    jobAnnotations: keyValues(listFlagOrEnv(flags.jobAnnotation, "KK_JOB_ANNOTATIONS"), "--job-annotation"),
+    resources: {
+      ...resourceList(flagOrEnv(flags.jobRequests, "KK_JOB_REQUESTS"), "--job-requests", "requests"),
+      ...resourceList(flagOrEnv(flags.jobLimits, "KK_JOB_LIMITS"), "--job-limits", "limits"),
+    },
+    backoffLimit: parseNonNegativeInteger(flagOrEnv(flags.backoffLimit, "KK_BACKOFF_LIMIT"), "--backoff-limit") ?? 0,
+    maintenance: flags.maintenance !== false && (maintenanceEnv === undefined || parseBoolean(maintenanceEnv, "KK_MAINTENANCE")),
+    ...(maintenanceNamespace ? { maintenanceNamespace } : {}),
+    dryRun: flags.dryRun === true,
+    repository,
+    secretData,
+    ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
+    backupArgs,
+  };
+}
+
+function keyValues(items: string[], field: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const item of items.flatMap((entry) => entry.split(","))) {
+    const match = /^([\w./-]+)=(.*)$/.exec(item.trim());
+    if (!match) throw usageError(`${field}: '${item}' must be key=value`);
+    result[match[1]!] = match[2]!;
+  }
+  return result;
+}
+
+function resourceList(value: string | undefined, field: string, kind: "requests" | "limits"): V1ResourceRequirements {
+  if (!value) return {};
+  const entries = keyValues([value], field);
+  for (const [name, quantity] of Object.entries(entries)) {
+    if (!/^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.test(quantity)) throw usageError(`${field}: '${name}=${quantity}' is not a quantity, e.g. cpu=100m or memory=256Mi`);
+  }
+  return { [kind]: entries };
+}

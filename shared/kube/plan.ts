@@ -1,0 +1,169 @@
+import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from "@kubernetes/client-node";
+import { usageError } from "../exit-codes.ts";
+import { parseDuration } from "../options.ts";
+import { ANNOTATION_BACKUP, LABEL_MANAGED_BY, MANAGED_BY } from "./names.ts";
+
+export interface HookPlan {
+  namespace: string;
+  pod: string;
+  container: string;
+  command: string;
+  timeoutMs: number;
+}
+
+/** One PVC to back up, and where its Job must run. */
+export interface BackupTarget {
+  namespace: string;
+  pvc: string;
+  /** The node of the running pod that mounts a ReadWriteOnce volume: the Job must run there. */
+  node?: string;
+  /** For a volume no pod mounts: the PV's own node affinity (e.g. local volumes). */
+  pvNodeAffinity?: V1NodeSelector;
+  tolerations: V1Toleration[];
+  /** Pods (namespace-local names) that mount it. */
+  mountedBy: string[];
+  /** Set when the volume cannot be backed up now; the run counts it failed without a Job. */
+  problem?: string;
+}
+
+export interface Skipped {
+  namespace: string;
+  name: string;
+  reason: string;
+}
+
+export interface BackupPlan {
+  preHooks: HookPlan[];
+  postHooks: HookPlan[];
+  targets: BackupTarget[];
+  skipped: Skipped[];
+}
+
+export interface PlanOptions {
+  /** Only these namespaces (empty: all). */
+  namespaces: string[];
+  /** A pod selector was given: only the selected pods' PVCs, none unmounted. */
+  podSelectorGiven: boolean;
+  preBackupAnnotation: string;
+  postBackupAnnotation: string;
+  defaultHookTimeoutMs: number;
+}
+
+const optedOut = (annotations: Record<string, string> | undefined) => annotations?.[ANNOTATION_BACKUP]?.toLowerCase() === "false";
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/**
+ * Decides what a run does, from one list of running pods, PVCs and PVs each. Pure: everything
+ * here is tested without a cluster.
+ */
+export function planBackups(pods: V1Pod[], pvcs: V1PersistentVolumeClaim[], pvs: V1PersistentVolume[], options: PlanOptions): BackupPlan {
+  const inScope = (namespace: string) => options.namespaces.length === 0 || options.namespaces.includes(namespace);
+  const skipped: Skipped[] = [];
+  const pvcsByKey = new Map(pvcs.map((pvc) => [key(pvc.metadata!.namespace!, pvc.metadata!.name!), pvc]));
+  const pvsByName = new Map(pvs.map((pv) => [pv.metadata!.name!, pv]));
+  const targets = new Map<string, BackupTarget>();
+  const preHooks: HookPlan[] = [];
+  const postHooks: HookPlan[] = [];
+
+  const runningPods = pods
+    .filter((pod) => pod.status?.phase === "Running" && inScope(pod.metadata!.namespace!))
+    .filter((pod) => pod.metadata?.labels?.[LABEL_MANAGED_BY] !== MANAGED_BY)
+    .sort((a, b) => key(a.metadata!.namespace!, a.metadata!.name!).localeCompare(key(b.metadata!.namespace!, b.metadata!.name!)));
+
+  for (const pod of runningPods) {
+    const namespace = pod.metadata!.namespace!;
+    const podName = pod.metadata!.name!;
+    if (optedOut(pod.metadata?.annotations)) {
+      skipped.push({ namespace, name: `pod/${podName}`, reason: `annotated ${ANNOTATION_BACKUP}=false` });
+      continue;
+    }
+    const pre = hookFromAnnotations(pod, options.preBackupAnnotation, options.defaultHookTimeoutMs);
+    if (pre) preHooks.push(pre);
+    const post = hookFromAnnotations(pod, options.postBackupAnnotation, options.defaultHookTimeoutMs);
+    if (post) postHooks.push(post);
+
+    for (const volume of pod.spec?.volumes ?? []) {
+      const claimName = volume.persistentVolumeClaim?.claimName;
+      if (!claimName) continue;
+      const pvc = pvcsByKey.get(key(namespace, claimName));
+      if (!pvc || !backupable(pvc, skipped)) continue;
+      const existing = targets.get(key(namespace, claimName));
+      if (existing) {
+        existing.mountedBy.push(podName);
+        existing.tolerations.push(...newTolerations(existing.tolerations, pod.spec?.tolerations ?? []));
+        continue;
+      }
+      const modes = pvc.spec?.accessModes ?? [];
+      const singleNode = modes.includes("ReadWriteOnce") || modes.includes("ReadWriteOncePod") || modes.length === 0;
+      targets.set(key(namespace, claimName), {
+        namespace,
+        pvc: claimName,
+        ...(singleNode && pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+        tolerations: [...(pod.spec?.tolerations ?? [])],
+        mountedBy: [podName],
+        ...(modes.includes("ReadWriteOncePod")
+          ? { problem: `ReadWriteOncePod volume is held by pod ${podName}; no second pod can mount it. Stop the pod during backups, or change the PVC's access mode to ReadWriteOnce` }
+          : {}),
+      });
+    }
+  }
+
+  if (!options.podSelectorGiven) {
+    for (const pvc of pvcs) {
+      const namespace = pvc.metadata!.namespace!;
+      const name = pvc.metadata!.name!;
+      if (!inScope(namespace) || targets.has(key(namespace, name)) || pvc.status?.phase !== "Bound") continue;
+      if (runningPods.some((pod) => pod.metadata!.namespace === namespace && optedOut(pod.metadata?.annotations) && mounts(pod, name))) continue;
+      if (!backupable(pvc, skipped)) continue;
+      const pvNodeAffinity = pvsByName.get(pvc.spec?.volumeName ?? "")?.spec?.nodeAffinity?.required;
+      targets.set(key(namespace, name), { namespace, pvc: name, ...(pvNodeAffinity ? { pvNodeAffinity } : {}), tolerations: [], mountedBy: [] });
+    }
+  }
+
+  const sortedTargets = [...targets.values()].sort((a, b) => key(a.namespace, a.pvc).localeCompare(key(b.namespace, b.pvc)));
+  return { preHooks, postHooks, targets: sortedTargets, skipped };
+}
+
+function backupable(pvc: V1PersistentVolumeClaim, skipped: Skipped[]): boolean {
+  const namespace = pvc.metadata!.namespace!;
+  const name = pvc.metadata!.name!;
+  const already = skipped.some((entry) => entry.namespace === namespace && entry.name === `pvc/${name}`);
+  let reason: string | undefined;
+  if (optedOut(pvc.metadata?.annotations)) reason = `annotated ${ANNOTATION_BACKUP}=false`;
+  else if (pvc.spec?.volumeMode === "Block") reason = "block volume (no filesystem to back up)";
+  if (reason && !already) skipped.push({ namespace, name: `pvc/${name}`, reason });
+  return !reason;
+}
+
+const mounts = (pod: V1Pod, claimName: string) => (pod.spec?.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === claimName);
+
+function newTolerations(existing: V1Toleration[], candidates: V1Toleration[]): V1Toleration[] {
+  const seen = new Set(existing.map((toleration) => JSON.stringify(toleration)));
+  return candidates.filter((toleration) => !seen.has(JSON.stringify(toleration)));
+}
+
+/** `<key>` holds the command; `<key>-container` and `<key>-timeout` (a duration with unit) refine it. */
+export function hookFromAnnotations(pod: V1Pod, annotationKey: string, defaultTimeoutMs: number): HookPlan | undefined {
+  const annotations = pod.metadata?.annotations ?? {};
+  const command = annotations[annotationKey];
+  if (!command?.trim()) return undefined;
+  const namespace = pod.metadata!.namespace!;
+  const podName = pod.metadata!.name!;
+  const timeoutText = annotations[`${annotationKey}-timeout`];
+  const where = `pod ${namespace}/${podName}: annotation ${annotationKey}-timeout`;
+  return {
+    namespace,
+    pod: podName,
+    container: annotations[`${annotationKey}-container`] ?? pod.spec?.containers[0]?.name ?? "",
+    command,
+    timeoutMs: timeoutText === undefined ? defaultTimeoutMs : parseHookTimeout(timeoutText, where),
+  };
+}
+
+function parseHookTimeout(text: string, where: string): number {
+  try {
+    return parseDuration(text, where);
+  } catch {
+    throw usageError(`${where}: '${text}' is not a duration; give a unit, e.g. 30s or 5m`);
+  }
+}
