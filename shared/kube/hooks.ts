@@ -13,11 +13,14 @@ export function exitCodeFromStatus(status: V1Status): number | undefined {
   if (status.status === "Success") return 0;
   const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
   if (cause?.message && /^\d+$/.test(cause.message)) return Number(cause.message);
-  const match = /exit (?:status|code)(?::)? (\d+)/i.exec(status.message ?? "");
+  // The message may quote the command itself; the code the runtime appended comes last.
+  const match = [...(status.message ?? "").matchAll(/exit (?:status|code):? (\d+)/gi)].at(-1);
   return match ? Number(match[1]) : undefined;
 }
 
-const NO_SHELL = /exec: "?sh"?: executable file not found|"sh": no such file|sh: not found|no such file or directory: unknown/i;
+/** The runtime could not start `sh` at all (kubelet/runc and kwok word it alike). Output of a shell
+ * that did start (e.g. "sh: 1: /x.sh: not found") is not this. */
+const NO_SHELL = /exec: "sh": (executable file not found|stat [^:]*: no such file or directory)/i;
 
 /** Why a hook failed, in words a user can act on. */
 export function describeHookFailure(hook: HookPlan, status: V1Status | undefined, stderrTail: string): string {

@@ -3,11 +3,10 @@
  * controller, garbage collection, PV binding, watches and pods/exec.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { Exec, type V1Job, type V1Pod, type V1PodSpec, type V1Status, Watch } from "@kubernetes/client-node";
+import { type V1Job, type V1Pod, type V1PodSpec, type V1Status, Watch } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
-import { Writable } from "node:stream";
 import { outcomeAnnotations, type PodOutcome, sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { waitFor } from "../support/processes.ts";
+import { tempDir, waitFor } from "../support/processes.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -209,38 +208,6 @@ describe("volumes", () => {
   });
 });
 
-interface ExecResult {
-  stdout: string;
-  stderr: string;
-  status: V1Status;
-}
-
-function collector() {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(Buffer.from(chunk));
-      done();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString() };
-}
-
-async function exec(namespace: string, pod: string, command: string[]): Promise<ExecResult> {
-  const stdout = collector();
-  const stderr = collector();
-  const status = await new Promise<V1Status>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exec ${command.join(" ")}: no status within 20 s`)), 20_000);
-    new Exec(cluster.kc)
-      .exec(namespace, pod, "main", command, stdout.stream, stderr.stream, null, false, (s) => {
-        clearTimeout(timer);
-        resolve(s);
-      })
-      .catch(reject);
-  });
-  return { stdout: stdout.text(), stderr: stderr.text(), status };
-}
-
 /** Exit code from an exec status: a kubelet sends an ExitCode cause, kwok only "... exit status N". null: did not start. */
 function exitCodeOf(status: V1Status): number | null {
   if (status.status === "Success") return 0;
@@ -259,23 +226,35 @@ describe("exec", () => {
   });
 
   test("a command's stdout, stderr and success come back", async () => {
-    const result = await exec(namespace, "shell", ["sh", "-c", "echo hello; echo warning >&2"]);
+    const result = await cluster.exec(namespace, "shell", ["sh", "-c", "echo hello; echo warning >&2"]);
     expect(result).toMatchObject({ stdout: "hello\n", stderr: "warning\n" });
     expect(result.status.status).toBe("Success");
     expect(exitCodeOf(result.status)).toBe(0);
   });
 
   test("a failing command is reported as a failure with its exit code", async () => {
-    const result = await exec(namespace, "shell", ["sh", "-c", "echo partial; exit 3"]);
+    const result = await cluster.exec(namespace, "shell", ["sh", "-c", "echo partial; exit 3"]);
     expect(result.stdout).toBe("partial\n");
     expect(result.status.status).toBe("Failure");
     expect(exitCodeOf(result.status)).toBe(3);
   });
 
   test("a missing command is reported as a failure that did not start", async () => {
-    const result = await exec(namespace, "shell", ["kopia-k8s-no-such-command"]);
+    const result = await cluster.exec(namespace, "shell", ["kopia-k8s-no-such-command"]);
     expect(result.status.status).toBe("Failure");
     expect(exitCodeOf(result.status)).toBeNull();
     expect(result.status.message).toContain("executable file not found");
+  });
+
+  test("one pod can get its own working folder and environment", async () => {
+    await createPod(namespace, "custom");
+    await podReaches(namespace, "custom", (p) => p.status?.phase === "Running");
+    const workDir = await tempDir();
+    await cluster.setPodExec(namespace, "custom", { workDir, env: { GREETING: "hi" } });
+    const custom = await cluster.exec(namespace, "custom", ["sh", "-c", 'echo "$(pwd) $GREETING"']);
+    expect(custom.stdout).toBe(`${workDir} hi\n`);
+    const other = await cluster.exec(namespace, "shell", ["sh", "-c", 'echo "$(pwd) ${GREETING:-none}"']);
+    expect(other.stdout).not.toStartWith(workDir);
+    expect(other.stdout).toEndWith(" none\n");
   });
 });

@@ -68,6 +68,8 @@ function kwokctlConfiguration() {
       etcdBinary: etcd,
       kwokControllerBinary: tool("kwok"),
       etcdQuotaBackendSize: "1Gi",
+      // Tests may give one pod its own exec rule (workDir, env) with a namespaced kwok Exec object.
+      enableCRDs: ["Exec"],
     },
     componentsPatches: [{ name: "kube-controller-manager", extraArgs: [{ key: "controllers", value: CONTROLLERS.join(",") }] }],
   };

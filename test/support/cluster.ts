@@ -7,7 +7,6 @@
  * test/tools/kwok/pod-stages.yaml. `pods/exec` runs the command on this host (test/tools/kwok/exec.yaml).
  */
 import {
-  ApiException,
   BatchV1Api,
   CoreV1Api,
   KubeConfig,
@@ -29,10 +28,12 @@ import {
   stopControlPlane,
   stopWatchdog,
 } from "./cluster-kwok.ts";
+import { type ExecResult, execInPod, type PodExecRule, setPodExec } from "./cluster-exec.ts";
 import { NODE_NAMES, populateCluster, STORAGE_CLASS, TAINT, TAINTED_NODE } from "./cluster-nodes.ts";
 import { onCleanup, waitFor } from "./processes.ts";
 
 export { NODE_NAMES, STORAGE_CLASS, TAINT, TAINTED_NODE };
+export type { ExecResult, PodExecRule };
 
 export const OUTCOME_ANNOTATION = "kopia-k8s.test/outcome";
 export const EXIT_CODE_ANNOTATION = "kopia-k8s.test/exit-code";
@@ -103,6 +104,10 @@ export interface TestCluster {
   completePod(namespace: string, podName: string, result?: { exitCode?: number; message?: string }): Promise<void>;
   /** The pods the job controller made for a Job. */
   podsOfJob(namespace: string, jobName: string): Promise<V1Pod[]>;
+  /** pods/exec through the API server (the command runs on this host). Container: the pod's first. */
+  exec(namespace: string, pod: string, command: string[], container?: string): Promise<ExecResult>;
+  /** Gives one pod its own exec working folder and environment; applied when this returns. */
+  setPodExec(namespace: string, pod: string, rule: PodExecRule): Promise<void>;
 }
 
 const WORKDIR_PREFIX = "kk-cluster-";
@@ -239,6 +244,10 @@ function testCluster(workdir: string, kubeconfigPath: string, kc: KubeConfig, is
     return (await core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${jobName}` })).items;
   }
 
+  async function firstContainer(namespace: string, pod: string): Promise<string> {
+    return (await core.readNamespacedPod({ name: pod, namespace })).spec!.containers[0]!.name;
+  }
+
   return {
     kubeconfigPath,
     kc,
@@ -252,10 +261,7 @@ function testCluster(workdir: string, kubeconfigPath: string, kc: KubeConfig, is
     createBoundPvc,
     completePod,
     podsOfJob,
+    exec: async (namespace, pod, command, container) => execInPod(kc, namespace, pod, container ?? (await firstContainer(namespace, pod)), command),
+    setPodExec: async (namespace, pod, rule) => setPodExec(kc, namespace, pod, await firstContainer(namespace, pod), rule),
   };
-}
-
-/** True for an ApiException with this HTTP status. */
-export function isApiError(error: unknown, code: number): boolean {
-  return error instanceof ApiException && error.code === code;
 }

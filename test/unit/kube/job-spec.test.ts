@@ -1,0 +1,263 @@
+import { describe, expect, test } from "bun:test";
+import type { V1Job, V1NodeSelector } from "@kubernetes/client-node";
+import { buildBackupJob, buildCredentialsSecret, buildMaintenanceJob, runLabels, type JobSettings } from "../../../shared/kube/job-spec.ts";
+import { shortHash } from "../../../shared/kube/names.ts";
+import type { BackupTarget } from "../../../shared/kube/plan.ts";
+
+const PASSWORD = "s3cr3t-repository-password";
+
+const settings = (overrides: Partial<JobSettings> = {}): JobSettings => ({
+  runId: "abcd1234",
+  image: "registry.example/kopia-k8s:0.1.0",
+  repositoryUrl: "s3://backups?endpoint=minio:9000",
+  resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+  labels: { team: "platform" },
+  annotations: { "sidecar.istio.io/inject": "false" },
+  backupArgs: ["--tag=cluster:home", "--keep-daily=7"],
+  logFormat: "json",
+  backoffLimit: 0,
+  ...overrides,
+});
+
+const target = (overrides: Partial<BackupTarget> = {}): BackupTarget => ({
+  namespace: "apps",
+  pvc: "data-db-0",
+  node: "worker-2",
+  tolerations: [{ key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" }],
+  mountedBy: ["db-0"],
+  ...overrides,
+});
+
+const JOB = "kopia-backup-abcd1234-data-db-0-12345678";
+const podSpec = (job: V1Job) => job.spec!.template.spec!;
+const mainContainer = (job: V1Job) => podSpec(job).containers[0]!;
+
+describe("buildBackupJob: placement", () => {
+  test("required node affinity on kubernetes.io/hostname = the target's node, no pod affinity anywhere", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    expect(podSpec(job).affinity).toEqual({
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["worker-2"] }] }],
+        },
+      },
+    });
+    const text = JSON.stringify(job);
+    expect(text).not.toContain("podAffinity");
+    expect(text).not.toContain("podAntiAffinity");
+    expect(text).not.toContain("preferredDuringScheduling");
+  });
+
+  test("the PV's node affinity is used when there is no node", () => {
+    const selector: V1NodeSelector = { nodeSelectorTerms: [{ matchExpressions: [{ key: "topology.kubernetes.io/zone", operator: "In", values: ["z1"] }] }] };
+    const job = buildBackupJob(JOB, target({ node: undefined, pvNodeAffinity: selector }), settings());
+    expect(podSpec(job).affinity).toEqual({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: selector } });
+  });
+
+  test("the node wins over the PV's node affinity", () => {
+    const selector: V1NodeSelector = { nodeSelectorTerms: [{ matchExpressions: [{ key: "x", operator: "In", values: ["y"] }] }] };
+    const job = buildBackupJob(JOB, target({ pvNodeAffinity: selector }), settings());
+    expect(podSpec(job).affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions![0]!.values).toEqual(["worker-2"]);
+  });
+
+  test("neither node nor PV affinity: no affinity, no node annotation", () => {
+    const job = buildBackupJob(JOB, target({ node: undefined, tolerations: [] }), settings());
+    expect(podSpec(job).affinity).toBeUndefined();
+    expect(podSpec(job).tolerations).toBeUndefined();
+    expect(job.metadata!.annotations!["kopia-k8s.io/node"]).toBeUndefined();
+  });
+
+  test("tolerations are copied from the target", () => {
+    const tolerations = [
+      { key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" },
+      { key: "gpu", operator: "Exists", effect: "NoExecute", tolerationSeconds: 60 },
+    ];
+    const job = buildBackupJob(JOB, target({ tolerations }), settings());
+    expect(podSpec(job).tolerations).toEqual(tolerations);
+  });
+});
+
+describe("buildBackupJob: pod and container", () => {
+  test("the PVC is mounted read-only at /data, from a read-only volume", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    expect(podSpec(job).volumes).toEqual([
+      { name: "data", persistentVolumeClaim: { claimName: "data-db-0", readOnly: true } },
+      { name: "kopia-state", emptyDir: {} },
+      { name: "tmp", emptyDir: {} },
+    ]);
+    expect(mainContainer(job).volumeMounts).toEqual([
+      { name: "data", mountPath: "/data", readOnly: true },
+      { name: "kopia-state", mountPath: "/kopia" },
+      { name: "tmp", mountPath: "/tmp" },
+    ]);
+  });
+
+  test("no service account token, no service links, restartPolicy Never, backoffLimit passed", () => {
+    const job = buildBackupJob(JOB, target(), settings({ backoffLimit: 2 }));
+    expect(podSpec(job).automountServiceAccountToken).toBe(false);
+    expect(podSpec(job).enableServiceLinks).toBe(false);
+    expect(podSpec(job).restartPolicy).toBe("Never");
+    expect(job.spec!.backoffLimit).toBe(2);
+    expect(podSpec(job).containers).toHaveLength(1);
+  });
+
+  test("env holds only non-secret KK_* values; the password comes only through envFrom", () => {
+    const job = buildBackupJob(JOB, target(), settings({ pushgatewayUrl: "http://pushgateway:9091" }));
+    const container = mainContainer(job);
+    expect(container.env).toEqual([
+      { name: "KK_REPOSITORY", value: "s3://backups?endpoint=minio:9000" },
+      { name: "KK_LOG_FORMAT", value: "json" },
+      { name: "KK_CONFIG_PATH", value: "/kopia/config" },
+      { name: "KK_KOPIA_CACHE_PATH", value: "/kopia/cache" },
+      { name: "KK_KOPIA_LOG_PATH", value: "/kopia/logs" },
+      { name: "KK_PUSHGATEWAY_URL", value: "http://pushgateway:9091" },
+    ]);
+    for (const variable of container.env!) {
+      expect(variable.name).toStartWith("KK_");
+      expect(variable.valueFrom).toBeUndefined();
+    }
+    expect(container.envFrom).toEqual([{ secretRef: { name: JOB } }]);
+    expect(JSON.stringify(job)).not.toContain(PASSWORD);
+    expect(JSON.stringify(job)).not.toContain("KOPIA_PASSWORD");
+  });
+
+  test("no pushgateway URL: no KK_PUSHGATEWAY_URL", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    expect(mainContainer(job).env!.map((variable) => variable.name)).not.toContain("KK_PUSHGATEWAY_URL");
+  });
+
+  test("envFrom names the user's Secret when one is set", () => {
+    const job = buildBackupJob(JOB, target(), settings({ userSecretName: "kopia-credentials" }));
+    expect(mainContainer(job).envFrom).toEqual([{ secretRef: { name: "kopia-credentials" } }]);
+  });
+
+  test("runs kopia-backup with the identity flags, the summary file and the extra args", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    const container = mainContainer(job);
+    expect(container.name).toBe("kopia-backup");
+    expect(container.command).toEqual(["kopia-backup"]);
+    expect(container.args).toEqual([
+      "--path", "/data",
+      "--hostname", "apps",
+      "--username", "data-db-0",
+      "--summary-file", "/dev/termination-log",
+      "--tag=cluster:home", "--keep-daily=7",
+    ]);
+    expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+  });
+
+  test("image, pull policy and resources are passed", () => {
+    const job = buildBackupJob(JOB, target(), settings({ imagePullPolicy: "IfNotPresent" }));
+    const container = mainContainer(job);
+    expect(container.image).toBe("registry.example/kopia-k8s:0.1.0");
+    expect(container.imagePullPolicy).toBe("IfNotPresent");
+    expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } });
+    expect("imagePullPolicy" in mainContainer(buildBackupJob(JOB, target(), settings()))).toBe(false);
+  });
+
+  test("security context: capabilities dropped but DAC_READ_SEARCH, read-only root filesystem", () => {
+    const context = mainContainer(buildBackupJob(JOB, target(), settings())).securityContext!;
+    expect(context.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
+    expect(context.readOnlyRootFilesystem).toBe(true);
+    expect(context.allowPrivilegeEscalation).toBe(false);
+    expect(context.privileged).toBeUndefined();
+  });
+
+  test("a filesystem repository is mounted from the node as a Directory hostPath", () => {
+    const job = buildBackupJob(JOB, target(), settings({ repositoryUrl: "filesystem:///srv/kopia", repositoryHostPath: "/srv/kopia" }));
+    expect(podSpec(job).volumes!.filter((volume) => volume.name === "repository")).toEqual([
+      { name: "repository", hostPath: { path: "/srv/kopia", type: "Directory" } },
+    ]);
+    expect(mainContainer(job).volumeMounts!.filter((mount) => mount.name === "repository")).toEqual([{ name: "repository", mountPath: "/srv/kopia" }]);
+  });
+
+  test("no hostPath volume without a filesystem repository", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    expect(JSON.stringify(job)).not.toContain("hostPath");
+  });
+});
+
+describe("buildBackupJob: metadata", () => {
+  test("name, namespace, labels and annotations on the Job and its pod template", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    expect(job.apiVersion).toBe("batch/v1");
+    expect(job.kind).toBe("Job");
+    expect(job.metadata!.name).toBe(JOB);
+    expect(job.metadata!.namespace).toBe("apps");
+    const labels = {
+      team: "platform",
+      "app.kubernetes.io/managed-by": "kopia-k8s",
+      "kopia-k8s.io/run-id": "abcd1234",
+      "kopia-k8s.io/role": "backup",
+      "kopia-k8s.io/pvc-hash": shortHash("apps/data-db-0", 16),
+    };
+    const annotations = { "sidecar.istio.io/inject": "false", "kopia-k8s.io/pvc": "data-db-0", "kopia-k8s.io/node": "worker-2" };
+    expect(job.metadata!.labels).toEqual(labels);
+    expect(job.metadata!.annotations).toEqual(annotations);
+    expect(job.spec!.template.metadata!.labels).toEqual(labels);
+    expect(job.spec!.template.metadata!.annotations).toEqual(annotations);
+  });
+
+  test("extra labels cannot override the run's own labels", () => {
+    const job = buildBackupJob(JOB, target(), settings({ labels: { "app.kubernetes.io/managed-by": "helm", "kopia-k8s.io/run-id": "other" } }));
+    expect(job.metadata!.labels!["app.kubernetes.io/managed-by"]).toBe("kopia-k8s");
+    expect(job.metadata!.labels!["kopia-k8s.io/run-id"]).toBe("abcd1234");
+  });
+
+  test("the pvc-hash label differs per namespace and is a valid label value", () => {
+    const a = buildBackupJob(JOB, target({ namespace: "a" }), settings()).metadata!.labels!["kopia-k8s.io/pvc-hash"]!;
+    const b = buildBackupJob(JOB, target({ namespace: "b" }), settings()).metadata!.labels!["kopia-k8s.io/pvc-hash"]!;
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe("buildMaintenanceJob", () => {
+  test("runs kopia-maintenance with the same repository, Secret and hardening, without a data volume", () => {
+    const job = buildMaintenanceJob("kopia-maintenance-abcd1234", "kopia", settings({ repositoryHostPath: "/srv/kopia" }));
+    expect(job.metadata!.name).toBe("kopia-maintenance-abcd1234");
+    expect(job.metadata!.namespace).toBe("kopia");
+    expect(job.metadata!.labels).toEqual({ team: "platform", ...runLabels("abcd1234", "maintenance") });
+    expect(job.metadata!.labels!["kopia-k8s.io/role"]).toBe("maintenance");
+    expect(job.spec!.template.metadata!.labels).toEqual(job.metadata!.labels!);
+    expect(job.metadata!.annotations).toEqual({ "sidecar.istio.io/inject": "false" });
+    const spec = podSpec(job);
+    expect(spec.restartPolicy).toBe("Never");
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.affinity).toBeUndefined();
+    const container = spec.containers[0]!;
+    expect(container.command).toEqual(["kopia-maintenance"]);
+    expect(container.args).toEqual([]);
+    expect(container.envFrom).toEqual([{ secretRef: { name: "kopia-maintenance-abcd1234" } }]);
+    expect(container.securityContext!.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
+    expect(spec.volumes!.map((volume) => volume.name)).toEqual(["kopia-state", "tmp", "repository"]);
+    expect(container.volumeMounts!.map((mount) => mount.name)).toEqual(["kopia-state", "tmp", "repository"]);
+  });
+});
+
+describe("buildCredentialsSecret", () => {
+  test("same name, namespace and labels as its Job, owned by the Job's uid, stringData as given", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    job.metadata!.uid = "0b7c6a3e-1111-2222-3333-444455556666";
+    const data = { KOPIA_PASSWORD: PASSWORD, AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "secret" };
+    const secret = buildCredentialsSecret(job, data);
+    expect(secret.apiVersion).toBe("v1");
+    expect(secret.kind).toBe("Secret");
+    expect(secret.type).toBe("Opaque");
+    expect(secret.metadata!.name).toBe(JOB);
+    expect(secret.metadata!.namespace).toBe("apps");
+    expect(secret.metadata!.labels).toEqual(job.metadata!.labels!);
+    expect(secret.metadata!.ownerReferences).toEqual([
+      { apiVersion: "batch/v1", kind: "Job", name: JOB, uid: "0b7c6a3e-1111-2222-3333-444455556666", blockOwnerDeletion: false, controller: false },
+    ]);
+    expect(secret.stringData).toEqual(data);
+    expect(secret.data).toBeUndefined();
+  });
+
+  test("the Job's envFrom names the Secret built for it", () => {
+    const job = buildBackupJob(JOB, target(), settings());
+    job.metadata!.uid = "u";
+    const secret = buildCredentialsSecret(job, { KOPIA_PASSWORD: PASSWORD });
+    expect(mainContainer(job).envFrom![0]!.secretRef!.name).toBe(secret.metadata!.name!);
+  });
+});

@@ -1,0 +1,209 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { KkError } from "../../../shared/exit-codes.ts";
+import { resolveOperatorSettings } from "../../../shared/kube/operator-options.ts";
+
+// Every variable the operator reads; all are cleared before each test and restored afterwards.
+const CLEARED = /^(KK_|KOPIA_|AWS_|B2_|AZURE_|GOOGLE_APPLICATION_CREDENTIALS$)/;
+let savedEnv: Record<string, string | undefined> = {};
+
+beforeEach(() => {
+  savedEnv = { ...process.env };
+  for (const name of Object.keys(process.env)) if (CLEARED.test(name)) delete process.env[name];
+  process.env.KOPIA_PASSWORD = "unit-test-password";
+  process.env.KK_REPOSITORY = "filesystem:///srv/kopia";
+});
+
+afterEach(() => {
+  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
+  for (const [name, value] of Object.entries(savedEnv)) if (value !== undefined) process.env[name] = value;
+});
+
+/** Asserts a usage error (exit 2) whose message contains every fragment. */
+function expectUsageError(flags: Record<string, unknown>, ...fragments: string[]) {
+  let caught: unknown;
+  try {
+    resolveOperatorSettings(flags);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(KkError);
+  expect((caught as KkError).exitCode).toBe(2);
+  for (const fragment of fragments) expect((caught as KkError).message).toContain(fragment);
+}
+
+describe("resolveOperatorSettings: defaults", () => {
+  test("with only a repository and a password", () => {
+    const settings = resolveOperatorSettings({});
+    expect(settings.concurrency).toBe(3);
+    expect(settings.pendingTimeoutMs).toBe(15 * 60_000);
+    expect(settings.hookTimeoutMs).toBe(5 * 60_000);
+    expect(settings.image).toBe("kopia-k8s:0.1.0");
+    expect(settings.jobPrefix).toBe("kopia-backup");
+    expect(settings.maintenance).toBe(true);
+    expect(settings.dryRun).toBe(false);
+    expect(settings.backoffLimit).toBe(0);
+    expect(settings.namespaces).toEqual([]);
+    expect(settings.preBackupAnnotation).toBe("kopia-k8s.io/pre-backup");
+    expect(settings.postBackupAnnotation).toBe("kopia-k8s.io/post-backup");
+    expect(settings.logFormat).toBe("text");
+    expect(settings.jobLabels).toEqual({});
+    expect(settings.jobAnnotations).toEqual({});
+    expect(settings.resources).toEqual({});
+    expect(settings.backupArgs).toEqual([]);
+    expect(settings.runId).toMatch(/^[0-9a-f]{8}$/);
+    expect(settings.repository).toEqual({ url: "filesystem:///srv/kopia", storageArgs: ["filesystem", "--path", "/srv/kopia"] });
+    expect(settings.secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password" });
+    for (const absent of ["selector", "imagePullPolicy", "userSecretName", "maintenanceNamespace", "pushgatewayUrl"]) {
+      expect(absent in settings).toBe(false);
+    }
+  });
+
+  test("cac's default maintenance: true keeps maintenance on; --no-maintenance turns it off", () => {
+    expect(resolveOperatorSettings({ maintenance: true }).maintenance).toBe(true);
+    expect(resolveOperatorSettings({ maintenance: false }).maintenance).toBe(false);
+  });
+});
+
+describe("resolveOperatorSettings: flags and environment", () => {
+  test("flags win over the environment", () => {
+    process.env.KK_CONCURRENCY = "9";
+    process.env.KK_IMAGE = "from-env:1";
+    const settings = resolveOperatorSettings({ concurrency: "5", image: "from-flag:2" });
+    expect(settings.concurrency).toBe(5);
+    expect(settings.image).toBe("from-flag:2");
+  });
+
+  test("environment fallbacks", () => {
+    process.env.KK_CONCURRENCY = "7";
+    process.env.KK_UUID = "nightly-2025";
+    process.env.KK_PRE_BACKUP_ANNOTATION = "kopia.earthnet.ch/prebackup";
+    process.env.KK_POST_BACKUP_ANNOTATION = "kopia.earthnet.ch/postbackup";
+    process.env.KK_NAMESPACES = "apps, db ,,monitoring";
+    process.env.KK_PENDING_TIMEOUT = "2m";
+    process.env.KK_HOOK_TIMEOUT = "45s";
+    process.env.KK_JOB_PREFIX = "kk";
+    process.env.KK_MAINTENANCE = "false";
+    process.env.KK_SECRET = "kopia-creds";
+    process.env.KK_SELECTOR = "app=db";
+    const settings = resolveOperatorSettings({ maintenance: true });
+    expect(settings.concurrency).toBe(7);
+    expect(settings.runId).toBe("nightly-2025");
+    expect(settings.preBackupAnnotation).toBe("kopia.earthnet.ch/prebackup");
+    expect(settings.postBackupAnnotation).toBe("kopia.earthnet.ch/postbackup");
+    expect(settings.namespaces).toEqual(["apps", "db", "monitoring"]);
+    expect(settings.pendingTimeoutMs).toBe(120_000);
+    expect(settings.hookTimeoutMs).toBe(45_000);
+    expect(settings.jobPrefix).toBe("kk");
+    expect(settings.maintenance).toBe(false);
+    expect(settings.userSecretName).toBe("kopia-creds");
+    expect(settings.selector).toBe("app=db");
+  });
+
+  test("repeated and comma-separated --namespace flags", () => {
+    expect(resolveOperatorSettings({ namespace: ["apps", "db,web"] }).namespaces).toEqual(["apps", "db", "web"]);
+    expect(resolveOperatorSettings({ namespace: "single" }).namespaces).toEqual(["single"]);
+  });
+
+  test("labels, annotations, resources, pull policy and backup args", () => {
+    const settings = resolveOperatorSettings({
+      jobLabel: ["team=platform", "tier=backup"],
+      jobAnnotation: "sidecar.istio.io/inject=false",
+      jobRequests: "cpu=100m,memory=256Mi",
+      jobLimits: "memory=1Gi",
+      imagePullPolicy: "Never",
+      tag: ["cluster:home", "env:prod"],
+      keepDaily: "7",
+      backoffLimit: "2",
+      dryRun: true,
+    });
+    expect(settings.jobLabels).toEqual({ team: "platform", tier: "backup" });
+    expect(settings.jobAnnotations).toEqual({ "sidecar.istio.io/inject": "false" });
+    expect(settings.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } });
+    expect(settings.imagePullPolicy).toBe("Never");
+    expect(settings.backupArgs).toEqual(["--tag=cluster:home", "--tag=env:prod", "--keep-daily=7"]);
+    expect(settings.backoffLimit).toBe(2);
+    expect(settings.dryRun).toBe(true);
+  });
+
+  test("the seed's KK_BUCKET + KK_ENDPOINT give an s3 repository", () => {
+    delete process.env.KK_REPOSITORY;
+    process.env.KK_BUCKET = "backups";
+    process.env.KK_ENDPOINT = "http://minio:9000";
+    const settings = resolveOperatorSettings({});
+    expect(settings.repository.url).toBe("s3://backups?endpoint=minio%3A9000&insecure=true");
+    expect(settings.repository.storageArgs).toEqual(["s3", "--bucket", "backups", "--endpoint", "minio:9000", "--disable-tls"]);
+  });
+
+  test("--repository wins over KK_REPOSITORY and the seed variables", () => {
+    process.env.KK_BUCKET = "seed";
+    process.env.KK_ENDPOINT = "https://s3.example";
+    const settings = resolveOperatorSettings({ repository: "s3://flag-bucket?endpoint=h:9000" });
+    expect(settings.repository.url).toBe("s3://flag-bucket?endpoint=h:9000");
+  });
+});
+
+describe("resolveOperatorSettings: secret data", () => {
+  test("the password and the storage secrets present in the environment, nothing else", () => {
+    process.env.AWS_ACCESS_KEY_ID = "AKIAEXAMPLE";
+    process.env.AWS_SECRET_ACCESS_KEY = "aws-secret";
+    process.env.AWS_REGION = "eu-central-1";
+    process.env.KK_PUSHGATEWAY_URL = "http://pushgateway:9091";
+    const settings = resolveOperatorSettings({});
+    expect(settings.secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password", AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "aws-secret" });
+    expect(settings.pushgatewayUrl).toBe("http://pushgateway:9091");
+  });
+
+  test("the seed's KK_ENCRYPTION_PASSWORD becomes KOPIA_PASSWORD", () => {
+    delete process.env.KOPIA_PASSWORD;
+    process.env.KK_ENCRYPTION_PASSWORD = "seed-password";
+    expect(resolveOperatorSettings({}).secretData).toEqual({ KOPIA_PASSWORD: "seed-password" });
+  });
+});
+
+describe("resolveOperatorSettings: bad input (exit 2, naming the flag)", () => {
+  test.each<[string, Record<string, unknown>, string[]]>([
+    ["--concurrency 0", { concurrency: "0" }, ["--concurrency", "at least 1"]],
+    ["--concurrency abc", { concurrency: "abc" }, ["--concurrency", "'abc'"]],
+    ["--pending-timeout 15", { pendingTimeout: "15" }, ["--pending-timeout", "'15'"]],
+    ["--hook-timeout 300", { hookTimeout: "300" }, ["--hook-timeout", "'300'"]],
+    ["--uuid upper case", { uuid: "Nightly" }, ["--uuid", "'Nightly'"]],
+    ["--uuid of 37 characters", { uuid: "a".repeat(37) }, ["--uuid", "36"]],
+    ["--uuid with a dot", { uuid: "run.1" }, ["--uuid"]],
+    ["--job-prefix of 17 characters", { jobPrefix: "p".repeat(17) }, ["--job-prefix", "16"]],
+    ["--job-prefix upper case", { jobPrefix: "Kopia" }, ["--job-prefix", "'Kopia'"]],
+    ["--job-label without '='", { jobLabel: "team" }, ["--job-label", "'team'", "key=value"]],
+    ["--job-annotation without '='", { jobAnnotation: ["ok=1", "broken"] }, ["--job-annotation", "'broken'"]],
+    ["--job-requests bad quantity", { jobRequests: "cpu=lots" }, ["--job-requests", "cpu=lots", "not a quantity"]],
+    ["--job-limits bad quantity", { jobLimits: "memory=1GB" }, ["--job-limits", "memory=1GB"]],
+    ["--image-pull-policy bad", { imagePullPolicy: "always" }, ["--image-pull-policy", "'always'"]],
+    ["--tag without ':'", { tag: "cluster" }, ["--tag", "'cluster'"]],
+    ["--backoff-limit negative", { backoffLimit: "-1" }, ["--backoff-limit"]],
+  ])("%s", (_label, flags, fragments) => {
+    expectUsageError(flags, ...fragments);
+  });
+
+  test("KK_CONCURRENCY=0 is refused naming --concurrency", () => {
+    process.env.KK_CONCURRENCY = "0";
+    expectUsageError({}, "--concurrency");
+  });
+
+  test("KK_MAINTENANCE that is not a boolean", () => {
+    process.env.KK_MAINTENANCE = "sometimes";
+    expectUsageError({}, "KK_MAINTENANCE", "'sometimes'");
+  });
+
+  test("no repository", () => {
+    delete process.env.KK_REPOSITORY;
+    expectUsageError({}, "--repository", "no repository given");
+  });
+
+  test("no password", () => {
+    delete process.env.KOPIA_PASSWORD;
+    expectUsageError({}, "password", "KOPIA_PASSWORD");
+  });
+
+  test("two different passwords", () => {
+    process.env.KK_ENCRYPTION_PASSWORD = "other";
+    expectUsageError({}, "KOPIA_PASSWORD and KK_ENCRYPTION_PASSWORD differ");
+  });
+});
