@@ -15,8 +15,8 @@ beforeAll(async () => {
 
 const container = { name: "main", image: "registry.invalid/kopia-k8s-test:never-pulled" };
 
-async function createPod(namespace: string, name: string, spec: Partial<V1PodSpec> = {}, annotations?: Record<string, string>): Promise<void> {
-  await cluster.core.createNamespacedPod({ namespace, body: { metadata: { name, annotations }, spec: { containers: [container], ...spec } } });
+async function createPod(namespace: string, name: string, spec: Partial<V1PodSpec> = {}): Promise<void> {
+  await cluster.core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { containers: [container], ...spec } } });
 }
 
 async function readPod(namespace: string, name: string): Promise<V1Pod> {

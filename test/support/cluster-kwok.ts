@@ -5,9 +5,10 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "./processes.ts";
 
 const CLUSTER_NAME = "kk";
+/** etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller */
+export const COMPONENTS = 5;
 const kwokConfigDir = join(import.meta.dir, "..", "tools", "kwok");
 const configFiles = ["node-stages.yaml", "pod-stages.yaml", "exec.yaml"].map((file) => join(kwokConfigDir, file));
 
@@ -30,6 +31,24 @@ const CONTROLLERS = [
   "replicaset-controller",
 ];
 
+/**
+ * A free port below Linux's ephemeral range (32768+), so no outgoing connection can take it before
+ * the component binds it; random, so that concurrent test runs rarely pick the same one.
+ */
+function stablePort(taken: Set<number>): number {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(port)) continue;
+    try {
+      Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    } catch {
+      continue;
+    }
+    taken.add(port);
+    return port;
+  }
+}
+
 function tool(name: string): string {
   const path = Bun.which(name, { PATH: process.env.PATH ?? "" }); // Bun.which alone ignores PATH changes made at runtime
   if (!path) throw new Error(`${name} is not on PATH: run test/tools/provision.sh cluster, or set KK_TOOLS_BIN`);
@@ -46,6 +65,8 @@ function versionOf(binary: string, pattern: RegExp): string {
 function kwokctlConfiguration() {
   const apiserver = tool("kube-apiserver");
   const etcd = tool("etcd");
+  const taken = new Set<number>();
+  const port = () => stablePort(taken);
   return {
     apiVersion: "config.kwok.x-k8s.io/v1alpha1",
     kind: "KwokctlConfiguration",
@@ -54,12 +75,12 @@ function kwokctlConfiguration() {
       kubeVersion: versionOf(apiserver, /Kubernetes (v\d+\.\d+\.\d+)/),
       etcdVersion: versionOf(etcd, /etcd Version: (\d+\.\d+\.\d+)/),
       bindAddress: "127.0.0.1",
-      kubeApiserverPort: freePort(),
-      etcdPort: freePort(),
-      etcdPeerPort: freePort(),
-      kubeControllerManagerPort: freePort(),
-      kubeSchedulerPort: freePort(),
-      kwokControllerPort: freePort(),
+      kubeApiserverPort: port(),
+      etcdPort: port(),
+      etcdPeerPort: port(),
+      kubeControllerManagerPort: port(),
+      kubeSchedulerPort: port(),
+      kwokControllerPort: port(),
       // Absolute paths: kwokctl links them instead of downloading release binaries.
       kubeApiserverBinary: apiserver,
       kubeControllerManagerBinary: tool("kube-controller-manager"),
@@ -86,7 +107,7 @@ export function kubeconfigPathOf(workdir: string): string {
   return join(workdir, "clusters", CLUSTER_NAME, "kubeconfig.yaml");
 }
 
-/** Creates and starts the control plane in workdir (which must not hold a running one). */
+/** Creates and starts the control plane in workdir (which must not hold a running one). On failure the caller stops what did start. */
 export async function startControlPlane(workdir: string): Promise<string> {
   const configPath = join(workdir, "kwokctl.json");
   writeFileSync(configPath, JSON.stringify(kwokctlConfiguration(), null, 2));
@@ -98,14 +119,15 @@ export async function startControlPlane(workdir: string): Promise<string> {
     stderr: "pipe",
   });
   const [exitCode, out, err] = await Promise.all([create.exited, new Response(create.stdout).text(), new Response(create.stderr).text()]);
-  if (exitCode !== 0) {
-    killControlPlane(workdir);
-    throw new Error(`kwokctl create cluster failed (exit ${exitCode}):\n${out}${err}\n${componentLogs(workdir)}`);
-  }
+  if (exitCode !== 0) throw new Error(`kwokctl create cluster failed (exit ${exitCode}):\n${out}${err}`);
+  // kwokctl waits for the API server only; a component that could not start (say, its port was taken) is gone by now.
+  const stopped = stoppedComponent(workdir);
+  if (stopped) throw new Error(`${stopped} stopped right after the start`);
   return kubeconfigPathOf(workdir);
 }
 
-function componentLogs(workdir: string): string {
+/** The last lines of each component's log, for error messages. */
+export function componentLogs(workdir: string): string {
   const dir = join(workdir, "clusters", CLUSTER_NAME, "logs");
   if (!existsSync(dir)) return "";
   return readdirSync(dir)
@@ -128,6 +150,15 @@ export function controlPlanePids(workdir: string): number[] {
   return readdirSync(dir)
     .map((file) => Number.parseInt(readFileSync(join(dir, file), "utf8"), 10))
     .filter((pid) => pid > 0 && commandLineOf(pid).includes(workdir));
+}
+
+/** The name of a component that is not running (any, if several), or undefined when all are. */
+export function stoppedComponent(workdir: string): string | undefined {
+  const dir = join(workdir, "clusters", CLUSTER_NAME, "pids");
+  if (!existsSync(dir)) return "the control plane";
+  const running = new Set(controlPlanePids(workdir));
+  const names = readdirSync(dir).filter((file) => !running.has(Number.parseInt(readFileSync(join(dir, file), "utf8"), 10)));
+  return names[0]?.replace(/\.pid$/, "");
 }
 
 /** Synchronous on purpose: it also runs from signal handlers, right before the process exits. */

@@ -31,8 +31,11 @@ function isReady(node: V1Node): boolean {
   return ready && !node.spec?.taints?.some((taint) => taint.key.startsWith("node.kubernetes.io/"));
 }
 
-/** Creates the nodes and the default storage class (idempotent) and waits until every node is Ready. */
-export async function populateCluster(kc: KubeConfig): Promise<void> {
+/**
+ * Creates the nodes and the default storage class (idempotent) and waits until every node is Ready.
+ * `stopped` names a control-plane component that is no longer running, if any: then it fails at once.
+ */
+export async function populateCluster(kc: KubeConfig, stopped: () => string | undefined = () => undefined): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   const storage = kc.makeApiClient(StorageV1Api);
   await waitFor("the API server", async () => Boolean(await core.listNode()), 60_000);
@@ -49,12 +52,16 @@ export async function populateCluster(kc: KubeConfig): Promise<void> {
     }),
   );
   const names = bodies.map((body) => body.metadata!.name!);
-  await waitFor(
-    "the nodes to be Ready and schedulable",
-    async () => {
-      const ready = (await core.listNode()).items.filter(isReady).map((node) => node.metadata!.name!);
-      return names.every((name) => ready.includes(name));
-    },
-    60_000,
-  );
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const nodes = (await core.listNode()).items;
+    const ready = nodes.filter(isReady).map((node) => node.metadata!.name!);
+    if (names.every((name) => ready.includes(name))) return;
+    const gone = stopped();
+    if (gone || Date.now() > deadline) {
+      const states = nodes.map((node) => `${node.metadata?.name}: ${JSON.stringify({ conditions: node.status?.conditions, taints: node.spec?.taints })}`);
+      throw new Error(`${gone ? `${gone} stopped` : "timed out after 60 s"} before the nodes were Ready and schedulable:\n${states.join("\n")}`);
+    }
+    await Bun.sleep(100);
+  }
 }

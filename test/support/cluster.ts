@@ -20,12 +20,14 @@ import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  componentLogs,
   killControlPlane,
   reapStaleClusters,
   recordOwner,
   startControlPlane,
   startWatchdog,
   stopControlPlane,
+  stoppedComponent,
   stopWatchdog,
 } from "./cluster-kwok.ts";
 import { type ExecResult, execInPod, type PodExecRule, setPodExec } from "./cluster-exec.ts";
@@ -115,10 +117,15 @@ let current: Promise<TestCluster> | undefined;
 
 /** The cluster of this test process: the first call starts it, later calls reuse it (restarted if cleanups stopped it). */
 export function sharedCluster(): Promise<TestCluster> {
-  current ??= startSharedCluster().catch((error) => {
-    current = undefined;
-    throw error;
-  });
+  current ??= startSharedCluster()
+    .catch((error: Error) => {
+      console.error(`starting the test cluster failed; trying once more. ${error.message}`);
+      return startSharedCluster();
+    })
+    .catch((error) => {
+      current = undefined;
+      throw error;
+    });
   return current;
 }
 
@@ -127,11 +134,12 @@ async function startSharedCluster(): Promise<TestCluster> {
   const workdir = mkdtempSync(join(tmpdir(), WORKDIR_PREFIX));
   recordOwner(workdir);
   const watchdog = startWatchdog(workdir);
+  let started = false;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    current = undefined;
+    if (started) current = undefined; // the next sharedCluster() starts a new one
     // Killed synchronously: on SIGINT/SIGTERM the process exits right after cleanups are started,
     // and the watchdog then removes the folder.
     killControlPlane(workdir);
@@ -143,11 +151,13 @@ async function startSharedCluster(): Promise<TestCluster> {
     const kubeconfigPath = await startControlPlane(workdir);
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
-    await populateCluster(kc);
+    await populateCluster(kc, () => stoppedComponent(workdir));
+    started = true;
     return testCluster(workdir, kubeconfigPath, kc, () => stopped);
   } catch (error) {
+    const logs = componentLogs(workdir);
     await stop();
-    throw error;
+    throw new Error(`${(error as Error).message}\n${logs}`);
   }
 }
 

@@ -8,10 +8,9 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { controlPlanePids, kubeconfigPathOf, startControlPlane, stopControlPlane } from "../support/cluster-kwok.ts";
+import { COMPONENTS, componentLogs, controlPlanePids, kubeconfigPathOf, startControlPlane, stopControlPlane, stoppedComponent } from "../support/cluster-kwok.ts";
 import { populateCluster } from "../support/cluster-nodes.ts";
 
-const COMPONENTS = 5; // etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller
 const repoRoot = join(import.meta.dir, "..", "..");
 const stateDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kopia-k8s", "manual-cluster");
 
@@ -34,10 +33,16 @@ async function up(): Promise<void> {
     putToolsOnPath();
     mkdirSync(stateDir, { recursive: true });
     const started = performance.now();
-    await startControlPlane(stateDir);
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfigPath);
-    await populateCluster(kc);
+    try {
+      await startControlPlane(stateDir);
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfigPath);
+      await populateCluster(kc, () => stoppedComponent(stateDir));
+    } catch (error) {
+      console.error(`${(error as Error).message}\n${componentLogs(stateDir)}`);
+      await stopControlPlane(stateDir);
+      process.exit(1);
+    }
     console.error(`the cluster started in ${((performance.now() - started) / 1000).toFixed(1)} s; stop it with: npm run cluster:down`);
   }
   console.log(kubeconfigPath);

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# npm run image: builds the top-level Dockerfile with podman, then smoke-tests the image.
+# No registry is reachable here, so the Dockerfile's default base images are stood in locally
+# under their own names (Debian bookworm from debootstrap; Go and Node copied from this machine's
+# toolchains on top of it) and the build runs with --pull=never: the Dockerfile is used unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CONTAINERS_CONF="$PWD/test/tools/podman/containers.conf"
+image="${KK_IMAGE:-localhost/kopia-k8s:0.1.0}"
+log() { printf '[image] %s\n' "$*" >&2; }
+started=$SECONDS
+
+need() { command -v "$1" >/dev/null || { log "installing $2"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $2 >/dev/null 2>&1 || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $2 >/dev/null; }; }; }
+need podman "podman runc uidmap"
+need runc runc
+need debootstrap debootstrap
+
+has_image() { podman image exists "$1"; }
+
+if ! has_image docker.io/library/debian:bookworm-slim; then
+  log "standing in debian:bookworm-slim (debootstrap --variant=minbase bookworm)"
+  rootfs=$(mktemp -d)
+  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+  tar -C "$rootfs" -c . | podman import --change 'CMD ["bash"]' - docker.io/library/debian:bookworm-slim >/dev/null
+  rm -rf "$rootfs"
+fi
+
+# standin <image> <context dir> <Containerfile text>: a base image made FROM the Debian stand-in.
+standin() {
+  local name=$1 context=$2 containerfile=$3
+  has_image "$name" && return 0
+  log "standing in $name from this machine's toolchain"
+  printf '%s\n' "$containerfile" | podman build --pull=never --isolation chroot -q -t "$name" -f - "$context" >/dev/null
+}
+goroot=$(go env GOROOT)
+standin docker.io/library/golang:1.26-bookworm "$goroot" "FROM docker.io/library/debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates git && rm -rf /var/lib/apt/lists/*
+COPY . /usr/local/go
+ENV GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin GOTOOLCHAIN=local"
+node_context=$(mktemp -d)
+cp "$(command -v node)" "$node_context/node"
+cp -r "$(dirname "$(readlink -f "$(command -v npm)")")/.." "$node_context/npm"
+standin docker.io/library/node:20-bookworm-slim "$node_context" "FROM docker.io/library/debian:bookworm-slim
+COPY node /usr/local/bin/node
+COPY npm /usr/local/lib/node_modules/npm
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx"
+rm -rf "$node_context"
+
+log "building $image"
+gomodcache=$(go env GOMODCACHE)
+podman build --pull=never --isolation chroot -t "$image" \
+  --build-arg GOPROXY="$(go env GOPROXY)" -v "$gomodcache:/go/pkg/mod" . >&2
+log "built in $((SECONDS - started))s"
+
+bash test/tools/image-smoke.sh "$image"
