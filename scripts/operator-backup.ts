@@ -44,7 +44,7 @@ command.action(async (flags: Record<string, unknown>) => {
 
   for (const hook of plan.preHooks) {
     if (signal) return signalExit();
-    await runHook(kube.config, hook, log, "pre-backup");
+    await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
   }
 
   const jobSettings: JobSettings = {
@@ -64,7 +64,7 @@ command.action(async (flags: Record<string, unknown>) => {
   };
   const runnable = plan.targets.filter((target) => !target.problem);
   const jobs = runnable.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
-  const postHooks = new PostHookQueue(plan.postHooks, runnable, (hook) => runHook(kube.config, hook, log, "post-backup"), log);
+  const postHooks = new PostHookQueue(plan.postHooks, runnable, (hook) => runHook(kube.config, hook, log, "post-backup", settings.hookShell), log);
 
   let done = 0;
   const total = plan.targets.length;

@@ -44,7 +44,10 @@ export function apiErrorMessage(error: unknown): string {
     }
     return `HTTP ${error.code}`;
   }
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  // A failed WebSocket upgrade (pods/exec) rejects with an ErrorEvent, not an Error.
+  if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message);
+  return String(error);
 }
 
 export const isNotFound = (error: unknown) => error instanceof ApiException && error.code === 404;

@@ -18,16 +18,16 @@ export function exitCodeFromStatus(status: V1Status): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** The runtime could not start `sh` at all (kubelet/runc and kwok word it alike). Output of a shell
- * that did start (e.g. "sh: 1: /x.sh: not found") is not this. */
-const NO_SHELL = /exec: "sh": (executable file not found|stat [^:]*: no such file or directory)/i;
+/** The runtime could not start the shell at all (kubelet/runc and kwok word it alike). Output of a
+ * shell that did start (e.g. "sh: 1: /x.sh: not found") is not this. */
+const noShell = (shell: string) => new RegExp(`exec: "${shell.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}": (executable file not found|stat [^:]*: no such file or directory)`, "i");
 
 /** Why a hook failed, in words a user can act on. */
-export function describeHookFailure(hook: HookPlan, status: V1Status | undefined, stderrTail: string): string {
+export function describeHookFailure(hook: HookPlan, status: V1Status | undefined, stderrTail: string, shell = "sh"): string {
   const where = `hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}`;
   const message = status?.message ?? "";
-  if (NO_SHELL.test(message) || NO_SHELL.test(stderrTail)) {
-    return `${where}: the image has no shell (sh), so the hook cannot run; add a shell to the image or remove the annotation`;
+  if (noShell(shell).test(message) || noShell(shell).test(stderrTail)) {
+    return `${where}: the image has no shell (${shell}), so the hook cannot run; add a shell to the image or remove the annotation`;
   }
   if (!status) return `${where}: the connection closed before the command reported an exit status`;
   const exitCode = exitCodeFromStatus(status);
@@ -35,8 +35,11 @@ export function describeHookFailure(hook: HookPlan, status: V1Status | undefined
   return `${where}: exited with code ${exitCode ?? "unknown"}${lastLine ? ` (${lastLine})` : message ? ` (${message})` : ""}`;
 }
 
-/** Runs `sh -c <command>` in the pod through pods/exec, streaming its output into the log. */
-export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, phase: "pre-backup" | "post-backup"): Promise<void> {
+/** Runs `<shell> -c <command>` (sh by default) in the pod through pods/exec, streaming its output into the log. */
+export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, phase: "pre-backup" | "post-backup", shell = "sh"): Promise<void> {
+  if (!hook.containers.includes(hook.container)) {
+    throw hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: the pod has no container '${hook.container}' (it has: ${hook.containers.join(", ")})`);
+  }
   const prefix = `[${hook.namespace}/${hook.pod}]`;
   let stderrTail = "";
   const stdout = lineWriter((line) => log.info(`${prefix} ${line}`));
@@ -44,7 +47,7 @@ export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, p
     stderrTail = `${stderrTail}\n${line}`.slice(-2000);
     log.info(`${prefix} (stderr) ${line}`);
   });
-  log.info(`${phase} hook: ${hook.namespace}/${hook.pod} (${hook.container}): sh -c ${JSON.stringify(hook.command)}`);
+  log.info(`${phase} hook: ${hook.namespace}/${hook.pod} (${hook.container}): ${shell} -c ${JSON.stringify(hook.command)}`);
 
   let status: V1Status | undefined;
   const finished = new Promise<void>((resolve, reject) => {
@@ -54,7 +57,7 @@ export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, p
     }, hook.timeoutMs);
     let socket: { close(): void; on(event: "close", listener: () => void): void } | undefined;
     new Exec(config)
-      .exec(hook.namespace, hook.pod, hook.container, ["sh", "-c", hook.command], stdout, stderr, null, false, (reported) => {
+      .exec(hook.namespace, hook.pod, hook.container, [shell, "-c", hook.command], stdout, stderr, null, false, (reported) => {
         status = reported;
       })
       .then((ws) => {
@@ -72,7 +75,7 @@ export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, p
   await finished;
   stdout.end();
   stderr.end();
-  if (status?.status !== "Success") throw hookError(describeHookFailure(hook, status, stderrTail));
+  if (status?.status !== "Success") throw hookError(describeHookFailure(hook, status, stderrTail, shell));
   log.info(`${phase} hook in ${hook.namespace}/${hook.pod} succeeded`);
 }
 

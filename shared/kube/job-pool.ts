@@ -50,7 +50,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   let resolveAll: () => void = () => {};
   const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
 
-  const finish = async (key: string, result: JobResult, message?: string, latest?: V1Job) => {
+  /** Records a Job's end. Only failed Jobs stay, for inspection, unless `remove` says otherwise. */
+  const finish = async (key: string, result: JobResult, message?: string, latest?: V1Job, remove = result !== "failed") => {
     const entry = active.get(key);
     if (!entry) return;
     active.delete(key);
@@ -59,7 +60,9 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     const pod = await newestPod(kube, job).catch(() => undefined);
     const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
     const summary = parseSummary(terminated?.message);
-    if (result === "succeeded") await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete succeeded Job ${key}: ${apiErrorMessage(error)}`));
+    // The entry already left `active`, so the watch's DELETED event for our own deletion is not
+    // mistaken for someone else's.
+    if (remove) await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
     const outcome: JobOutcome = {
       job,
       result,
@@ -96,8 +99,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       options.log.debug(`created Job ${key}`);
     } catch (error) {
       // A Job without its Secret would only leave a pod that cannot start: remove it.
-      if (entry.job.metadata?.uid) await deleteJob(kube, entry.job).catch(() => {});
-      await finish(key, "failed", `could not create Job ${key}: ${apiErrorMessage(error)}`);
+      await finish(key, "failed", `could not create Job ${key}: ${apiErrorMessage(error)}`, undefined, Boolean(entry.job.metadata?.uid));
     }
   };
 
@@ -107,7 +109,6 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     const pod = await newestPod(kube, entry.job).catch(() => undefined);
     if (pod && pod.status?.phase !== "Pending") return;
     const why = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")?.message ?? pod?.status?.containerStatuses?.[0]?.state?.waiting?.message;
-    await deleteJob(kube, entry.job).catch(() => {});
     await finish(key, "timed-out", `pod stayed Pending for ${options.pendingTimeoutMs / 1000}s${why ? `: ${why}` : pod ? "" : " (no pod was created)"}; Job deleted`);
   };
 
@@ -162,12 +163,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     async cancel(): Promise<void> {
       stopping = true;
       const unfinished = [...active.keys()];
-      await Promise.all(unfinished.map(async (key) => {
-        const entry = active.get(key);
-        if (!entry) return;
-        await deleteJob(kube, entry.job).catch(() => {});
-        await finish(key, "cancelled", "cancelled by signal; Job deleted");
-      }));
+      await Promise.all(unfinished.map((key) => finish(key, "cancelled", "cancelled by signal; Job deleted")));
       for (const job of queue.splice(0)) outcomes.push({ job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 });
       await fill();
     },

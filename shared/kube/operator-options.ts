@@ -15,6 +15,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--selector <labels>", "Only pods matching this label selector (env KK_SELECTOR); unmounted PVCs are then left out")
     .option("--pre-backup-annotation <key>", "Pod annotation holding the pre-backup command (env KK_PRE_BACKUP_ANNOTATION) [default: kopia-k8s.io/pre-backup]")
     .option("--post-backup-annotation <key>", "Pod annotation holding the post-backup command (env KK_POST_BACKUP_ANNOTATION) [default: kopia-k8s.io/post-backup]")
+    .option("--hook-shell <shell>", "Shell that runs hook commands in the app container (env KK_HOOK_SHELL) [default: sh]")
     .option("--hook-timeout <duration>", "Default hook timeout, e.g. 30s, 5m (env KK_HOOK_TIMEOUT) [default: 5m]")
     .option("--concurrency <n>", "Backup Jobs active at once (env KK_CONCURRENCY) [default: 3]")
     .option("--pending-timeout <duration>", "Delete a Job whose pod stays Pending this long (env KK_PENDING_TIMEOUT) [default: 15m]")
@@ -54,6 +55,7 @@ export interface OperatorSettings {
   preBackupAnnotation: string;
   postBackupAnnotation: string;
   hookTimeoutMs: number;
+  hookShell: string;
   concurrency: number;
   pendingTimeoutMs: number;
   runId: string;
@@ -118,6 +120,7 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     preBackupAnnotation: flagOrEnv(flags.preBackupAnnotation, "KK_PRE_BACKUP_ANNOTATION") ?? "kopia-k8s.io/pre-backup",
     postBackupAnnotation: flagOrEnv(flags.postBackupAnnotation, "KK_POST_BACKUP_ANNOTATION") ?? "kopia-k8s.io/post-backup",
     hookTimeoutMs: parseDuration(flagOrEnv(flags.hookTimeout, "KK_HOOK_TIMEOUT") ?? "5m", "--hook-timeout"),
+    hookShell: flagOrEnv(flags.hookShell, "KK_HOOK_SHELL") ?? "sh",
     concurrency: parsePositiveInteger(flagOrEnv(flags.concurrency, "KK_CONCURRENCY"), "--concurrency") ?? 3,
     pendingTimeoutMs: parseDuration(flagOrEnv(flags.pendingTimeout, "KK_PENDING_TIMEOUT") ?? "15m", "--pending-timeout"),
     runId,

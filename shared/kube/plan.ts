@@ -7,6 +7,8 @@ export interface HookPlan {
   namespace: string;
   pod: string;
   container: string;
+  /** The pod's containers, to name the choices when the annotated one does not exist. */
+  containers: string[];
   command: string;
   timeoutMs: number;
 }
@@ -155,6 +157,7 @@ export function hookFromAnnotations(pod: V1Pod, annotationKey: string, defaultTi
     namespace,
     pod: podName,
     container: annotations[`${annotationKey}-container`] ?? pod.spec?.containers[0]?.name ?? "",
+    containers: (pod.spec?.containers ?? []).map((container) => container.name),
     command,
     timeoutMs: timeoutText === undefined ? defaultTimeoutMs : parseHookTimeout(timeoutText, where),
   };

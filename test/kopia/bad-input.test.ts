@@ -10,13 +10,13 @@
  *  7 relative filesystem repository 2 15 unknown log format               23 hostname with a slash         2
  *  8 credentials inside the URL     2 16 unknown flag                     24 relative metrics file         2
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fingerprintFolder } from "../support/corpus.ts";
 import { TEST_PASSWORD, isolatedKopiaEnv } from "../support/kopia.ts";
 import { startMinio, type Minio } from "../support/minio.ts";
-import { freePort, runCleanups, tempDir } from "../support/processes.ts";
+import { freePort, tempDir } from "../support/processes.ts";
 import { runScript, type ScriptRun } from "../support/scripts.ts";
 
 let data: string;
@@ -35,8 +35,6 @@ beforeAll(async () => {
   expect(created.exitCode, created.output).toBe(0);
   minio = await startMinio();
 });
-afterAll(runCleanups);
-
 function expectOneLineError(run: ScriptRun, exitCode: number, pattern: RegExp) {
   expect(run.exitCode, run.output).toBe(exitCode);
   const errorLines = run.stderr.split("\n").filter((line) => line.trim());

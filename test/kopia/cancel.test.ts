@@ -1,11 +1,9 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
-import { runCleanups, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { collect, startScript } from "../support/scripts.ts";
-
-afterAll(runCleanups);
 
 async function processesRunning(pattern: string): Promise<string[]> {
   const ps = Bun.spawnSync(["pgrep", "-af", pattern]);

@@ -1,11 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
-import { repoRoot, runCleanups, tempDir } from "../support/processes.ts";
+import { repoRoot, tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
-
-afterAll(runCleanups);
 
 beforeAll(() => {
   const build = Bun.spawnSync(["npm", "run", "--silent", "build"], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });

@@ -1,12 +1,10 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
 import { startMinio } from "../support/minio.ts";
-import { runCleanups, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
-
-afterAll(runCleanups);
 
 async function maintenanceOwner(storageArgs: string[], storageEnv: Record<string, string> = {}): Promise<string> {
   const kopia = await rawKopia(storageArgs, storageEnv);

@@ -1,12 +1,10 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isolatedKopiaEnv } from "../support/kopia.ts";
 import { startPushgateway } from "../support/pushgateway.ts";
-import { runCleanups, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
-
-afterAll(runCleanups);
 
 const sampleValue = (text: string, metric: string) => {
   const match = new RegExp(`^${metric}\\{[^}]*source="pvc-m@ns-m:/data"[^}]*\\} (\\S+)$`, "m").exec(text);

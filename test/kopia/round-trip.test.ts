@@ -1,10 +1,10 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { appendFile } from "node:fs/promises";
 import { describeTree, fingerprintFolder, makeCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
 import { startMinio } from "../support/minio.ts";
-import { runCleanups, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
 
 /** Two backups of the same corpus through kopia-backup, checked with raw kopia: restore and history. */
@@ -35,8 +35,6 @@ async function backupTwiceAndRestore(repository: string, storageArgs: string[], 
   await kopia.restore(snapshots[1]!.id, restored);
   expect(await describeTree(restored)).toEqual(await describeTree(data));
 }
-
-afterAll(runCleanups);
 
 describe("kopia-backup round trip (real kopia)", () => {
   test("filesystem repository: restore gives identical bytes and metadata; second run is incremental in the same source", async () => {

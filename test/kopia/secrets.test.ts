@@ -1,13 +1,11 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, TEST_PASSWORD } from "../support/kopia.ts";
 import { startMinio } from "../support/minio.ts";
-import { runCleanups, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { collect, runScript, startScript } from "../support/scripts.ts";
-
-afterAll(runCleanups);
 
 /** Every process's argv on this machine, read from /proc. */
 async function allCommandLines(): Promise<string[]> {

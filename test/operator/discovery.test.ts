@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { createAppPod, jobsIn, observeRuns, runOperator } from "../support/operator.ts";
-import { runCleanups } from "../support/processes.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await sharedCluster();
 });
-afterAll(runCleanups);
-
 describe("which PVCs a run backs up", () => {
   test("unmounted PVC backed up, opted-out PVC skipped, shared PVC once, long names sharing a prefix both backed up", async () => {
     const namespace = await cluster.freshNamespace("discovery");

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { createAppPod, jobsIn, observeRuns, runOperator, startOperator } from "../support/operator.ts";
-import { runCleanups } from "../support/processes.ts";
 import { collect } from "../support/scripts.ts";
 import { TEST_PASSWORD } from "../support/kopia.ts";
 
@@ -9,8 +8,6 @@ let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await sharedCluster();
 });
-afterAll(runCleanups);
-
 describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
   test("20 PVCs with concurrency 3: never more than 3 unfinished Jobs, all backed up", async () => {
     const namespace = await cluster.freshNamespace("concurrency");

@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { createAppPod, observeRuns, runOperator } from "../support/operator.ts";
-import { runCleanups } from "../support/processes.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await sharedCluster();
 });
-afterAll(runCleanups);
-
 describe("backup Jobs run on the node of the pod that mounts the RWO volume", () => {
   test("look-alike apps on different nodes, an app without labels, and an app on a tainted node", async () => {
     const namespace = await cluster.freshNamespace("placement");

@@ -1,18 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { rawKopia } from "../support/kopia.ts";
 import { createAppPod, jobsIn, operatorEnv } from "../support/operator.ts";
-import { runCleanups, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { collect, runScript, startScript } from "../support/scripts.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await sharedCluster();
 });
-afterAll(runCleanups);
-
 describe("a backup Job's real command", () => {
   test("kopia-backup with the Job's args, env and Secret, the PV's folder as the mount: restore matches; the table shows its summary", async () => {
     const namespace = await cluster.freshNamespace("real", { jobPods: "hang" });

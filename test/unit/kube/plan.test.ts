@@ -281,7 +281,7 @@ describe("planBackups: filters and opt-outs", () => {
 describe("planBackups: hooks", () => {
   test("command from the configured key, first container, default timeout", () => {
     const plan = planBackups([pod({ name: "db-0", containers: ["main", "sidecar"], annotations: { [PRE]: "pg_dump > /data/dump.sql" } })], [], [], options());
-    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "db-0", container: "main", command: "pg_dump > /data/dump.sql", timeoutMs: 300_000 }]);
+    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "db-0", container: "main", containers: ["main", "sidecar"], command: "pg_dump > /data/dump.sql", timeoutMs: 300_000 }]);
     expect(plan.postHooks).toEqual([]);
   });
 
@@ -299,7 +299,7 @@ describe("planBackups: hooks", () => {
       [],
       options({ preBackupAnnotation: key }),
     );
-    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "mysql-0", container: "mysql", command: "mysqldump --all-databases", timeoutMs: 30_000 }]);
+    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "mysql-0", container: "mysql", containers: ["init-helper", "mysql"], command: "mysqldump --all-databases", timeoutMs: 30_000 }]);
   });
 
   test("a blank command is no hook", () => {
@@ -314,7 +314,7 @@ describe("planBackups: hooks", () => {
       [],
       options({ defaultHookTimeoutMs: 1 }),
     );
-    expect(plan.postHooks).toEqual([{ namespace: "apps", pod: "p", container: "c2", command: "rm /data/dump.sql", timeoutMs: 90_000 }]);
+    expect(plan.postHooks).toEqual([{ namespace: "apps", pod: "p", container: "c2", containers: ["c1", "c2"], command: "rm /data/dump.sql", timeoutMs: 90_000 }]);
     expect(plan.preHooks).toEqual([]);
   });
 
