@@ -62,8 +62,17 @@ function versionOf(binary: string, pattern: RegExp): string {
   return version;
 }
 
+/**
+ * Opt-in, for benchmarks: KK_KUBE_AUDIT_POLICY names an audit policy file; the API server then writes
+ * its audit log to auditLogPathOf(workdir). Unset (the default): no audit log.
+ */
+export function auditLogPathOf(workdir: string): string {
+  return join(workdir, "clusters", CLUSTER_NAME, "logs", "audit.log");
+}
+
 function kwokctlConfiguration() {
   const apiserver = tool("kube-apiserver");
+  const auditPolicy = process.env.KK_KUBE_AUDIT_POLICY;
   const etcd = tool("etcd");
   const taken = new Set<number>();
   const port = () => stablePort(taken);
@@ -91,6 +100,7 @@ function kwokctlConfiguration() {
       etcdQuotaBackendSize: "1Gi",
       // Tests may give one pod its own exec rule (workDir, env) with a namespaced kwok Exec object.
       enableCRDs: ["Exec"],
+      ...(auditPolicy ? { kubeAuditPolicy: auditPolicy } : {}),
     },
     componentsPatches: [{ name: "kube-controller-manager", extraArgs: [{ key: "controllers", value: CONTROLLERS.join(",") }] }],
   };

@@ -52,9 +52,9 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../
 rm -rf "$node_context"
 
 log "building $image"
-gomodcache=$(go env GOMODCACHE)
+# The host's Go module and build caches make the kopia stage a warm build (it is the same kopia).
 podman build --pull=never --isolation chroot -t "$image" \
-  -v "$gomodcache:/go/pkg/mod" . >&2
+  -v "$(go env GOMODCACHE):/go/pkg/mod" -v "$(go env GOCACHE):/root/.cache/go-build" . >&2
 log "built in $((SECONDS - started))s"
 
 bash test/tools/image-smoke.sh "$image"
