@@ -29,7 +29,8 @@ command.option("--summary-file <file>", "Write the JSON summary here, e.g. /dev/
 declareKopiaOptions(command);
 
 command.action(async (flags: Record<string, unknown>) => {
-  const { log, ...metricsTargets } = resolveCommonSettings(flags);
+  const common = resolveCommonSettings(flags);
+  const { log } = common;
   const settings = await resolveBackupSettings(flags);
   const identity = resolveIdentity(flags, machineIdentity());
   const kopia = resolveKopiaContext(flags, identity, log);
@@ -47,7 +48,7 @@ command.action(async (flags: Record<string, unknown>) => {
   };
 
   log.info(`backing up ${settings.path} as ${source} into ${kopia.repository.url}`);
-  const publish = (samples: Sample[]) => publishMetrics(metricsTargets, "kopia_k8s_backup", source, samples, (message) => log.warn(message));
+  const publish = (samples: Sample[]) => publishMetrics(common, "kopia_k8s_backup", source, samples, (message) => log.warn(message));
   const startedAt = new Date();
   let summary: BackupSummary;
   try {

@@ -21,7 +21,8 @@ command
 declareKopiaOptions(command);
 
 command.action(async (flags: Record<string, unknown>) => {
-  const { log, ...metricsTargets } = resolveCommonSettings(flags);
+  const common = resolveCommonSettings(flags);
+  const { log } = common;
   const owner = parseOwner(flagOrEnv(flags.owner, "KK_MAINTENANCE_OWNER") ?? "maintenance@kopia-k8s");
   const forceFull = flags.full === true || flagOrEnv(undefined, "KK_MAINTENANCE_FULL") === "true";
   const kopia = resolveKopiaContext(flags, owner, log);
@@ -42,7 +43,7 @@ command.action(async (flags: Record<string, unknown>) => {
 
   const outcome = await runMaintenance(kopia, full);
   if (cancelled && !outcome.ok) throw new KkError(`${outcome.kind} maintenance cancelled`, ExitCode.incomplete);
-  await publishMetrics(metricsTargets, "kopia_k8s_maintenance", kopia.repository.url, maintenanceMetrics(outcome), (message) => log.warn(message));
+  await publishMetrics(common, "kopia_k8s_maintenance", kopia.repository.url, maintenanceMetrics(outcome), (message) => log.warn(message));
   if (!outcome.ok) throw new KkError(`${outcome.kind} maintenance failed after ${outcome.durationSeconds}s: ${outcome.error}`, ExitCode.failed);
   log.success(`${outcome.kind} maintenance finished in ${outcome.durationSeconds}s`, { ...outcome });
   return ExitCode.ok;

@@ -11,9 +11,10 @@ import { ExitCode, KkError } from "../shared/exit-codes.ts";
 import { connectKube } from "../shared/kube/client.ts";
 import { runHook } from "../shared/kube/hooks.ts";
 import { createJobPool, type JobOutcome } from "../shared/kube/job-pool.ts";
-import { buildBackupJob, buildMaintenanceJob, runLabels, type JobSettings } from "../shared/kube/job-spec.ts";
+import { buildBackupJob } from "../shared/kube/job-spec.ts";
+import { maintenanceJobPool } from "../shared/kube/maintenance-job.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
-import { declareOperatorOptions, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
+import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
 import { describePlan, discover } from "../shared/kube/discovery.ts";
 import { PostHookQueue } from "../shared/kube/post-hooks.ts";
 import { formatTable, reportRow } from "../shared/kube/report.ts";
@@ -47,27 +48,13 @@ command.action(async (flags: Record<string, unknown>) => {
     await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
   }
 
-  const jobSettings: JobSettings = {
-    runId: settings.runId,
-    image: settings.image,
-    ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
-    repositoryUrl: settings.repository.url,
-    ...(settings.repository.storageArgs[0] === "filesystem" ? { repositoryHostPath: settings.repository.storageArgs[2]! } : {}),
-    ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),
-    resources: settings.resources,
-    labels: settings.jobLabels,
-    annotations: settings.jobAnnotations,
-    backupArgs: settings.backupArgs,
-    logFormat: settings.logFormat,
-    ...(settings.pushgatewayUrl ? { pushgatewayUrl: settings.pushgatewayUrl } : {}),
-    backoffLimit: settings.backoffLimit,
-  };
+  const jobSettings = jobSettingsFrom(settings);
   const runnable = plan.targets.filter((target) => !target.problem);
   const jobs = runnable.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
   const postHooks = new PostHookQueue(plan.postHooks, runnable, (hook) => runHook(kube.config, hook, log, "post-backup", settings.hookShell), log);
 
   let done = 0;
-  const total = plan.targets.length;
+  const total = jobs.length;
   const pool = createJobPool(kube, jobs, {
     concurrency: settings.concurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,
@@ -92,20 +79,9 @@ command.action(async (flags: Record<string, unknown>) => {
 
   let maintenanceOutcome: JobOutcome | undefined;
   if (settings.maintenance && !signal && jobs.length > 0) {
-    const namespace = settings.maintenanceNamespace ?? kube.homeNamespace;
-    const job = buildMaintenanceJob(`kopia-maintenance-${settings.runId}`, namespace, jobSettings);
-    log.info(`running kopia-maintenance as Job ${namespace}/${job.metadata!.name}`);
-    const maintenancePool = createJobPool(kube, [job], {
-      concurrency: 1,
-      pendingTimeoutMs: settings.pendingTimeoutMs,
-      selector: Object.entries(runLabels(settings.runId, "maintenance")).map(([key, value]) => `${key}=${value}`).join(","),
-      ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
-      log,
-    });
-    cancelPool = () => maintenancePool.cancel();
-    [maintenanceOutcome] = await maintenancePool.run();
-    if (maintenanceOutcome?.result === "succeeded") log.success("maintenance succeeded");
-    else log.error(`maintenance ${maintenanceOutcome?.result ?? "failed"}: ${maintenanceOutcome?.message ?? ""}`);
+    const maintenance = maintenanceJobPool(kube, settings, jobSettings);
+    cancelPool = () => maintenance.cancel();
+    maintenanceOutcome = await maintenance.run();
   }
 
   const rows = outcomes.map(reportRow);

@@ -31,22 +31,39 @@ export async function resolveBackupSettings(flags: Record<string, unknown>): Pro
   const sourcePath = flagOrEnv(flags.sourcePath, "KK_SOURCE_PATH") ?? path;
   if (!isAbsolutePath(sourcePath)) throw usageError(`--source-path: '${sourcePath}' must be an absolute path`);
 
-  const tags = listFlagOrEnv(flags.tag, "KK_TAGS");
-  for (const tag of tags) {
-    if (!/^[^:\s]+:\S+$/.test(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag app:nextcloud`);
-  }
-  const retention: Retention = {};
-  for (const key of RETENTION_KEYS) {
-    const field = `--keep-${key}`;
-    const value = parseNonNegativeInteger(flagOrEnv(flags[`keep${key[0]!.toUpperCase()}${key.slice(1)}`], `KK_KEEP_${key.toUpperCase()}`), field);
-    if (value !== undefined) retention[key] = value;
-  }
+  const tags = resolveTags(flags);
+  const retention = resolveRetention(flags);
   const summaryFile = flagOrEnv(flags.summaryFile, "KK_SUMMARY_FILE");
   if (summaryFile !== undefined && !isAbsolutePath(summaryFile)) {
     throw usageError(`--summary-file: '${summaryFile}' must be an absolute path, e.g. /dev/termination-log`);
   }
   const description = flagOrEnv(flags.description, "KK_DESCRIPTION");
   return { path, sourcePath: sourcePath.replace(/(.)\/+$/, "$1"), tags, retention, summaryFile, ...(description ? { description } : {}) };
+}
+
+/** `--tag key:value` (repeatable) or KK_TAGS, validated. */
+export function resolveTags(flags: Record<string, unknown>): string[] {
+  const tags = listFlagOrEnv(flags.tag, "KK_TAGS");
+  for (const tag of tags) {
+    if (!/^[^:\s]+:\S+$/.test(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag app:nextcloud`);
+  }
+  return tags;
+}
+
+/** `--keep-<unit> N` or KK_KEEP_<UNIT>: only the rules given. */
+export function resolveRetention(flags: Record<string, unknown>): Retention {
+  const retention: Retention = {};
+  for (const key of RETENTION_KEYS) {
+    const field = `--keep-${key}`;
+    const value = parseNonNegativeInteger(flagOrEnv(flags[`keep${key[0]!.toUpperCase()}${key.slice(1)}`], `KK_KEEP_${key.toUpperCase()}`), field);
+    if (value !== undefined) retention[key] = value;
+  }
+  return retention;
+}
+
+/** The same rules and tags as kopia-backup flags, for handing on (e.g. to a backup Job). */
+export function backupFlags(tags: string[], retention: Retention): string[] {
+  return [...tags.map((tag) => `--tag=${tag}`), ...Object.entries(retention).map(([key, value]) => `--keep-${key}=${value}`)];
 }
 
 /** Sets Kopia's retention policy for this source (only the rules the user gave). */

@@ -3,7 +3,7 @@ import { homedir, hostname as osHostname, userInfo } from "node:os";
 import { join } from "node:path";
 import { usageError } from "./exit-codes.ts";
 import type { KopiaContext } from "./kopia.ts";
-import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type Logger } from "./log.ts";
+import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type LogFormat, type Logger } from "./log.ts";
 import { validatePushgatewayUrl } from "./metrics.ts";
 import { flagOrEnv, isAbsolutePath, parseBoolean } from "./options.ts";
 import { parseRepositoryUrl, repositoryUrlFromSeedEnv } from "./repository.ts";
@@ -24,11 +24,13 @@ export function declareKopiaOptions(cli: Command): void {
 
 export interface CommonSettings {
   log: Logger;
+  logFormat: LogFormat;
   pushgatewayUrl?: string;
   metricsFile?: string;
 }
 
-/** The logger first, so that every later error is reported in the format the user asked for. */
+/** The logger first, so that every later error is reported in the format the user asked for.
+ * Shared by all three scripts (operator-backup hands the Pushgateway URL on to its Jobs). */
 export function resolveCommonSettings(flags: Record<string, unknown>): CommonSettings {
   for (const name of SECRET_ENV_VARS) registerSecret(process.env[name]);
   const format = parseLogFormat(flagOrEnv(flags.logFormat, "KK_LOG_FORMAT"));
@@ -40,6 +42,7 @@ export function resolveCommonSettings(flags: Record<string, unknown>): CommonSet
   }
   return {
     log,
+    logFormat: format,
     pushgatewayUrl: validatePushgatewayUrl(flagOrEnv(flags.pushgatewayUrl, "KK_PUSHGATEWAY_URL")),
     metricsFile,
   };

@@ -1,12 +1,12 @@
 import type { Command } from "cac";
 import type { V1ResourceRequirements } from "@kubernetes/client-node";
 import { usageError } from "../exit-codes.ts";
-import { resolvePassword } from "../kopia-options.ts";
-import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type LogFormat, type Logger } from "../log.ts";
-import { validatePushgatewayUrl } from "../metrics.ts";
+import { resolveCommonSettings, resolvePassword } from "../kopia-options.ts";
+import type { LogFormat, Logger } from "../log.ts";
 import { flagOrEnv, listFlagOrEnv, parseBoolean, parseDuration, parsePositiveInteger, parseNonNegativeInteger } from "../options.ts";
 import { parseRepositoryUrl, repositoryUrlFromSeedEnv, type Repository } from "../repository.ts";
-import { RETENTION_KEYS } from "../backup.ts";
+import { backupFlags, RETENTION_KEYS, resolveRetention, resolveTags } from "../backup.ts";
+import type { JobSettings } from "./job-spec.ts";
 import { isDnsLabel, newRunId } from "./names.ts";
 
 export function declareOperatorOptions(command: Command): void {
@@ -78,9 +78,7 @@ export interface OperatorSettings {
 }
 
 export function resolveOperatorSettings(flags: Record<string, unknown>): OperatorSettings {
-  for (const name of SECRET_ENV_VARS) registerSecret(process.env[name]);
-  const logFormat = parseLogFormat(flagOrEnv(flags.logFormat, "KK_LOG_FORMAT"));
-  const log = createLogger({ format: logFormat, debug: flags.debug === true || parseBoolean(flagOrEnv(undefined, "KK_DEBUG"), "KK_DEBUG") });
+  const { log, logFormat, pushgatewayUrl } = resolveCommonSettings(flags);
 
   const url = flagOrEnv(flags.repository, "KK_REPOSITORY") ?? repositoryUrlFromSeedEnv(process.env);
   if (!url) throw usageError("--repository: no repository given; set --repository or KK_REPOSITORY, e.g. s3://backups?endpoint=minio:9000");
@@ -94,18 +92,10 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   const jobPrefix = flagOrEnv(flags.jobPrefix, "KK_JOB_PREFIX") ?? "kopia-backup";
   if (!isDnsLabel(jobPrefix) || jobPrefix.length > 16) throw usageError(`--job-prefix: '${jobPrefix}' must be lower-case letters, digits and '-', at most 16 characters`);
 
-  const tags = listFlagOrEnv(flags.tag, "KK_TAGS");
-  for (const tag of tags) if (!/^[^:\s]+:\S+$/.test(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag cluster:home`);
-  const backupArgs = tags.map((tag) => `--tag=${tag}`);
-  for (const unit of RETENTION_KEYS) {
-    const field = `--keep-${unit}`;
-    const value = parseNonNegativeInteger(flagOrEnv(flags[`keep${unit[0]!.toUpperCase()}${unit.slice(1)}`], `KK_KEEP_${unit.toUpperCase()}`), field);
-    if (value !== undefined) backupArgs.push(`${field}=${value}`);
-  }
+  const backupArgs = backupFlags(resolveTags(flags), resolveRetention(flags));
 
   const maintenanceEnv = flagOrEnv(undefined, "KK_MAINTENANCE");
   const maintenanceNamespace = flagOrEnv(flags.maintenanceNamespace, "KK_MAINTENANCE_NAMESPACE");
-  const pushgatewayUrl = validatePushgatewayUrl(flagOrEnv(flags.pushgatewayUrl, "KK_PUSHGATEWAY_URL"));
   const imagePullPolicy = flagOrEnv(flags.imagePullPolicy, "KK_IMAGE_PULL_POLICY");
   if (imagePullPolicy && !["Always", "IfNotPresent", "Never"].includes(imagePullPolicy)) {
     throw usageError(`--image-pull-policy: '${imagePullPolicy}' must be Always, IfNotPresent or Never`);
@@ -162,4 +152,24 @@ function resourceList(value: string | undefined, field: string, kind: "requests"
     if (!/^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.test(quantity)) throw usageError(`${field}: '${name}=${quantity}' is not a quantity, e.g. cpu=100m or memory=256Mi`);
   }
   return { [kind]: entries };
+}
+
+/** What every Job of this run shares: image, repository, Secret, resources, labels, flags. */
+export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
+  const [storageType, , repositoryPath] = settings.repository.storageArgs;
+  return {
+    runId: settings.runId,
+    image: settings.image,
+    ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+    repositoryUrl: settings.repository.url,
+    ...(storageType === "filesystem" ? { repositoryHostPath: repositoryPath! } : {}),
+    ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),
+    resources: settings.resources,
+    labels: settings.jobLabels,
+    annotations: settings.jobAnnotations,
+    backupArgs: settings.backupArgs,
+    logFormat: settings.logFormat,
+    ...(settings.pushgatewayUrl ? { pushgatewayUrl: settings.pushgatewayUrl } : {}),
+    backoffLimit: settings.backoffLimit,
+  };
 }

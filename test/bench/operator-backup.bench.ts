@@ -10,7 +10,8 @@
  * KK_BENCH_DRY_RUNS (3, median), KK_BENCH_POD_BUDGET (1200 s for creating the extra pods).
  */
 import { KubeConfig, RbacAuthorizationV1Api, Watch, type V1Job, type V1Node, type V1Pod } from "@kubernetes/client-node";
-import { dirname, join } from "node:path";
+import { readdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { tmpdir } from "node:os";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { auditLogPathOf } from "../support/cluster-kwok.ts";
@@ -112,14 +113,16 @@ async function main(): Promise<void> {
   const kubeconfig = await operatorKubeconfig(cluster);
   const repository = `filesystem://${join(work, "repo")}`;
   const baseArgs = [...namespaces.flatMap((namespace) => ["--namespace", namespace]), "--repository", repository, "--no-maintenance", "--log-format", "json"];
-  const jobs = observeJobs(cluster, new Set(namespaces));
+  const jobs = await observeJobs(cluster, new Set(namespaces));
   await Bun.sleep(500);
   const before = auditLogSize(auditLog);
+  const componentLogs = componentLogSizes(dirname(auditLog));
   say(`operator-backup --concurrency ${CONCURRENCY} over ${claims.length} PVCs`);
   const backup = await runOperator([...baseArgs, "--concurrency", String(CONCURRENCY)], kubeconfig);
   await Bun.sleep(1500); // the watch's ResponseComplete lands after the connection closes
   jobs.stop();
   const audit = await readAudit(auditLog, before, OPERATOR_USER);
+  const throttling = await throttlingLines(componentLogs);
   const logs = parseLogs(backup.stdout);
   const leftJobs = (await cluster.batch.listJobForAllNamespaces({ labelSelector: MANAGED })).items.filter((job) => namespaces.includes(job.metadata!.namespace!)).length;
   const leftSecrets = (await cluster.core.listSecretForAllNamespaces({ labelSelector: MANAGED })).items.filter((secret) => namespaces.includes(secret.metadata!.namespace!)).length;
@@ -164,15 +167,17 @@ async function main(): Promise<void> {
   figures.push(
     ["cluster", `${NODES} schedulable kwok nodes (+1 tainted, unused), ${NAMESPACES} namespaces × ${PVCS_PER_NAMESPACE} PVCs = ${claims.length} PVCs (PVs pinned round-robin), 1 Running app pod per PVC`],
     ["setup", `PVCs bound in ${seconds(pvcMs)}, app pods Running in ${seconds(appPodMs)}`],
-    [`backup run, --concurrency ${CONCURRENCY}: exit code`, `${backup.exitCode} (${succeeded} of ${claims.length} "done: … succeeded", ${logs.warnings} warn / ${logs.errors} error lines)`],
+    [`backup run, --concurrency ${CONCURRENCY}: exit code`, `${backup.exitCode} (${succeeded} of ${claims.length} Jobs reported a success, ${logs.warnings} warn / ${logs.errors} error lines)`],
     ["backup run: wall time", `${seconds(backup.ms)} (${(claims.length / (backup.ms / 1000)).toFixed(1)} PVCs/s)`],
     ["backup run: phases (from spawn)", `1st request at ${at(audit.firstAt)}, 1st Job created at ${at(audit.firstJobCreateAt)}, last request at ${at(audit.lastAt)}, exit at ${seconds(backup.ms)}`],
     ["backup run: API requests", `${audit.total} (${(audit.total / claims.length).toFixed(2)} per PVC); ${failures(audit)} non-2xx; user agent ${audit.userAgents.join(", ") || "?"}`],
+    ["backup run: Job lifecycle (seen by a watch)", `created → Complete ${lifecycleText(jobs.lifecycle().running)}; Complete → deleted by the operator ${lifecycleText(jobs.lifecycle().reaction)}`],
+    ["backup run: client-side throttling lines in the control plane's logs", Object.entries(throttling).map(([file, count]) => `${file} ${count}`).join(", ") || "none"],
     ["backup run: most Jobs unfinished at once", `${jobs.maxUnfinished} (Jobs seen: ${jobs.seen}; left after the run: ${leftJobs} Jobs, ${leftSecrets} Secrets)`],
     ["backup run: peak RSS", mib(backup.rss)],
-    [`dry run, ${claims.length} app pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryBefore.ms)} / ${mib(dryBefore.rss)} (${dryBefore.requests} requests, plan: ${dryBefore.plan})`],
+    [`dry run, ${claims.length} app pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryBefore.ms)} / ${mib(dryBefore.rss)} (${dryBefore.requests} requests, the pod list ${dryBefore.podListMs} ms on the server; plan: ${dryBefore.plan})`],
     ["extra bare pods", `${created} of ${EXTRA_PODS} created in ${seconds(createMs)} (${(created / (createMs / 1000)).toFixed(0)} pods/s, ${PARALLEL} at once); ${fillersRunning} Running after ${seconds(runningMs)}`],
-    [`dry run, ${runningTotal} Running pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryAfter.ms)} / ${mib(dryAfter.rss)} (${dryAfter.requests} requests, plan: ${dryAfter.plan})`],
+    [`dry run, ${runningTotal} Running pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryAfter.ms)} / ${mib(dryAfter.rss)} (${dryAfter.requests} requests, the pod list ${dryAfter.podListMs} ms on the server; plan: ${dryAfter.plan})`],
   );
   console.log(`operator-backup benchmark (bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, scripts/operator-backup.ts from source)\n`);
   console.log("| measure | value |\n|---|---|");
@@ -242,26 +247,31 @@ function runningPods(cluster: Cluster, labelSelector: string) {
 const finished = (job: V1Job) => (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 
 /** The most kopia-k8s Jobs ever unfinished at once in these namespaces (watch from before the run). */
-function observeJobs(cluster: Cluster, namespaces: Set<string>) {
+async function observeJobs(cluster: Cluster, namespaces: Set<string>) {
   const unfinished = new Set<string>();
   const seen = new Set<string>();
+  /** When this watch saw each Job created, finished (Complete/Failed) and deleted (Date.now()). */
+  const times = new Map<string, { added: number; finished?: number; deleted?: number }>();
   let maxUnfinished = 0;
-  let abort: AbortController | undefined;
-  void new Watch(cluster.kc)
-    .watch(
-      "/apis/batch/v1/jobs",
-      { labelSelector: MANAGED },
-      (phase, job: V1Job) => {
-        if (!namespaces.has(job.metadata?.namespace ?? "")) return;
-        const key = `${job.metadata!.namespace}/${job.metadata!.name}`;
-        seen.add(key);
-        if (phase === "DELETED" || finished(job)) unfinished.delete(key);
-        else unfinished.add(key);
-        maxUnfinished = Math.max(maxUnfinished, unfinished.size);
-      },
-      (error) => error && say(`job watch ended: ${error}`),
-    )
-    .then((controller) => (abort = controller));
+  let stopped = false;
+  const abort = await new Watch(cluster.kc).watch(
+    "/apis/batch/v1/jobs",
+    { labelSelector: MANAGED },
+    (phase, job: V1Job) => {
+      if (!namespaces.has(job.metadata?.namespace ?? "")) return;
+      const key = `${job.metadata!.namespace}/${job.metadata!.name}`;
+      seen.add(key);
+      const now = Date.now();
+      const time = times.get(key) ?? { added: now };
+      times.set(key, time);
+      if (finished(job)) time.finished ??= now;
+      if (phase === "DELETED") time.deleted ??= now;
+      if (phase === "DELETED" || finished(job)) unfinished.delete(key);
+      else unfinished.add(key);
+      maxUnfinished = Math.max(maxUnfinished, unfinished.size);
+    },
+    (error) => error && !stopped && say(`job watch ended early, the figure may be low: ${error}`),
+  );
   return {
     get maxUnfinished() {
       return maxUnfinished;
@@ -269,7 +279,19 @@ function observeJobs(cluster: Cluster, namespaces: Set<string>) {
     get seen() {
       return seen.size;
     },
-    stop: () => abort?.abort(),
+    /** Mean and max of created → finished (the cluster's part) and finished → deleted (the operator's reaction), in ms. */
+    lifecycle() {
+      const all = [...times.values()];
+      const stats = (values: number[]) => ({ mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length), max: Math.max(0, ...values) });
+      return {
+        running: stats(all.filter((t) => t.finished).map((t) => t.finished! - t.added)),
+        reaction: stats(all.filter((t) => t.finished && t.deleted).map((t) => t.deleted! - t.finished!)),
+      };
+    },
+    stop() {
+      stopped = true;
+      abort.abort();
+    },
   };
 }
 
@@ -337,7 +359,8 @@ async function dryRuns(args: string[], kubeconfig: string, auditLog: string) {
     audit = await readAudit(auditLog, before, OPERATOR_USER);
   }
   const planLine = /plan for run [^:]+: ([^"]+)/.exec(runs.at(-1)!.stdout)?.[1] ?? "?";
-  return { ms: median(runs.map((run) => run.ms)), rss: median(runs.map((run) => run.rss)), requests: audit?.total ?? 0, plan: planLine };
+  const podList = audit?.kinds.find((kind) => kind.verb === "list" && kind.resource === "pods");
+  return { ms: median(runs.map((run) => run.ms)), rss: median(runs.map((run) => run.rss)), requests: audit?.total ?? 0, podListMs: podList?.maxMs ?? 0, plan: planLine };
 }
 
 function parseLogs(stdout: string) {
@@ -348,12 +371,30 @@ function parseLogs(stdout: string) {
   for (const line of stdout.split("\n")) {
     if (!line.startsWith("{")) continue;
     const entry = JSON.parse(line) as { level: string; msg: string };
-    if (/ done: .* succeeded on /.test(entry.msg)) succeeded++;
+    if (entry.level === "success" && /^\d+ of \d+ done: /.test(entry.msg)) succeeded++;
     if (entry.level === "warn") warnings++;
     if (entry.level === "error" || entry.level === "fatal") errors++;
     if ((entry.level === "warn" || entry.level === "error" || entry.level === "fatal") && samples.length < 10) samples.push(`${entry.level}: ${entry.msg.slice(0, 300)}`);
   }
   return { warnings, errors, succeeded, samples };
+}
+
+function componentLogSizes(logDir: string): Map<string, number> {
+  return new Map(readdirSync(logDir).filter((file) => file !== "audit.log").map((file) => [join(logDir, file), auditLogSize(join(logDir, file))]));
+}
+
+/** client-go's "Waited for … due to client-side throttling" lines written since the sizes were taken (only waits over 1 s are logged by default). */
+async function throttlingLines(sizes: Map<string, number>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const [path, size] of sizes) {
+    const count = (await Bun.file(path).slice(size).text()).split("\n").filter((line) => line.includes("client-side throttling")).length;
+    if (count) counts[basename(path)] = count;
+  }
+  return counts;
+}
+
+function lifecycleText(stats: { mean: number; max: number }): string {
+  return `mean ${stats.mean.toFixed(0)} ms, max ${stats.max.toFixed(0)} ms`;
 }
 
 function failures(audit: AuditSummary): number {
