@@ -58,6 +58,7 @@ command.action(async (flags: Record<string, unknown>) => {
   const pool = createJobPool(kube, jobs, {
     concurrency: settings.concurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,
+    watchTimeoutSeconds: settings.watchTimeoutSeconds,
     selector: `${LABEL_RUN_ID}=${settings.runId},${LABEL_ROLE}=backup`,
     ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
     log,

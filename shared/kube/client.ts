@@ -51,4 +51,3 @@ export function apiErrorMessage(error: unknown): string {
 }
 
 export const isNotFound = (error: unknown) => error instanceof ApiException && error.code === 404;
-export const isConflict = (error: unknown) => error instanceof ApiException && error.code === 409;

@@ -22,6 +22,8 @@ export interface PoolOptions {
   pendingTimeoutMs: number;
   /** Label selector matching exactly this pool's Jobs (run id + role). */
   selector: string;
+  /** The API server ends each watch after this long; it is then resumed from the last version seen. */
+  watchTimeoutSeconds: number;
   /** Per-Job Secret contents; undefined when the Jobs use the user's own Secret. */
   secretData?: Record<string, string>;
   log: Logger;
@@ -122,12 +124,14 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     if (failed) return void finish(key, "failed", undefined, job);
   };
 
+  const unfinishedWork = () => active.size > 0 || (queue.length > 0 && !stopping);
+
   const watchJobs = async (resourceVersion: string) => {
     let lastVersion = resourceVersion;
     let relist = false;
     watchAbort = await new Watch(kube.config).watch(
       "/apis/batch/v1/jobs",
-      { labelSelector: options.selector, resourceVersion: lastVersion, allowWatchBookmarks: true },
+      { labelSelector: options.selector, resourceVersion: lastVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds },
       (phase, object: V1Job & { code?: number }) => {
         if (phase === "ERROR") {
           relist = object.code === 410;
@@ -137,11 +141,23 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
         if (phase !== "BOOKMARK") onEvent(phase, object);
       },
       (error) => {
-        if (active.size === 0 && (queue.length === 0 || stopping)) return;
-        if (error) options.log.debug(`job watch ended (${apiErrorMessage(error)}); re-establishing`);
-        void (relist ? listAndWatch() : watchJobs(lastVersion)).catch((e) => options.log.warn(`job watch failed: ${apiErrorMessage(e)}`));
+        if (!unfinishedWork()) return;
+        options.log.debug(`job watch ended${error ? ` (${apiErrorMessage(error)})` : ""}; resuming from version ${lastVersion}`);
+        void rewatch(() => (relist ? listAndWatch() : watchJobs(lastVersion)));
       },
     );
+  };
+
+  /** Re-establishes the watch; while the API server is unreachable, tries again every 2 s. */
+  const rewatch = async (establish: () => Promise<void>): Promise<void> => {
+    try {
+      await establish();
+    } catch (error) {
+      if (!unfinishedWork()) return;
+      options.log.warn(`job watch failed (${apiErrorMessage(error)}); retrying in 2s`);
+      await Bun.sleep(2000);
+      return rewatch(listAndWatch);
+    }
   };
 
   /** The current state of this run's Jobs, then a watch from that point on. */
@@ -167,7 +183,6 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       for (const job of queue.splice(0)) outcomes.push({ job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 });
       await fill();
     },
-    activeCount: () => active.size,
   };
 }
 

@@ -11,6 +11,7 @@ export function maintenanceJobPool(kube: Kube, settings: OperatorSettings, jobSe
   const pool = createJobPool(kube, [job], {
     concurrency: 1,
     pendingTimeoutMs: settings.pendingTimeoutMs,
+    watchTimeoutSeconds: settings.watchTimeoutSeconds,
     selector: Object.entries(runLabels(settings.runId, "maintenance")).map(([key, value]) => `${key}=${value}`).join(","),
     ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
     log,

@@ -58,6 +58,7 @@ export interface OperatorSettings {
   hookShell: string;
   concurrency: number;
   pendingTimeoutMs: number;
+  watchTimeoutSeconds: number;
   runId: string;
   jobPrefix: string;
   image: string;
@@ -113,6 +114,8 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     hookShell: flagOrEnv(flags.hookShell, "KK_HOOK_SHELL") ?? "sh",
     concurrency: parsePositiveInteger(flagOrEnv(flags.concurrency, "KK_CONCURRENCY"), "--concurrency") ?? 3,
     pendingTimeoutMs: parseDuration(flagOrEnv(flags.pendingTimeout, "KK_PENDING_TIMEOUT") ?? "15m", "--pending-timeout"),
+    // Env only: how long the API server keeps one watch open before operator-backup resumes it.
+    watchTimeoutSeconds: parsePositiveInteger(flagOrEnv(undefined, "KK_WATCH_TIMEOUT_SECONDS"), "KK_WATCH_TIMEOUT_SECONDS") ?? 300,
     runId,
     jobPrefix,
     image: flagOrEnv(flags.image, "KK_IMAGE") ?? "kopia-k8s:0.1.0",

@@ -22,6 +22,16 @@ describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
     expect(await jobsIn(cluster, namespace)).toEqual([]);
   });
 
+  test("the Job watch is resumed when the API server ends it, and the run still sees every Job finish", async () => {
+    const namespace = await cluster.freshNamespace("rewatch");
+    for (let index = 0; index < 4; index++) await cluster.createBoundPvc(namespace, `vol-${index}`);
+    // The API server closes each watch after 1 s; the Jobs take 2.5 s.
+    const run = await runOperator(cluster, [namespace], ["--concurrency", "2", "--debug", "--job-annotation", "kopia-k8s.test/run-duration=2500ms"], { KK_WATCH_TIMEOUT_SECONDS: "1" });
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stdout).toContain("4 of 4 done");
+    expect(run.stdout).toMatch(/job watch ended; resuming from version \d+/);
+  });
+
   test("a failing Job does not stop the others; it is kept; exit 7", async () => {
     const good = await cluster.freshNamespace("good");
     const bad = await cluster.freshNamespace("bad", { jobPods: "fail" });
