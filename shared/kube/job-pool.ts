@@ -48,6 +48,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   const active = new Map<string, Active>();
   const outcomes: JobOutcome[] = [];
   let stopping = false;
+  /** Jobs out of `active` whose outcome is still being recorded: the pool is not done before they are. */
+  let finishing = 0;
   let watchAbort: AbortController | undefined;
   let resolveAll: () => void = () => {};
   const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
@@ -57,6 +59,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     const entry = active.get(key);
     if (!entry) return;
     active.delete(key);
+    finishing++;
     clearTimeout(entry.pendingTimer);
     const job = latest ?? entry.job;
     const pod = await newestPod(kube, job).catch(() => undefined);
@@ -74,15 +77,18 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       durationSeconds: Math.round((Date.now() - entry.startedAt) / 100) / 10,
     };
     outcomes.push(outcome);
+    finishing--;
     options.onDone?.(outcome);
     await fill();
   };
+
+  const unfinishedWork = () => active.size > 0 || finishing > 0 || (queue.length > 0 && !stopping);
 
   const fill = async () => {
     while (!stopping && active.size < options.concurrency && queue.length > 0) {
       await start(queue.shift()!);
     }
-    if (active.size === 0 && (queue.length === 0 || stopping)) {
+    if (!unfinishedWork()) {
       watchAbort?.abort();
       resolveAll();
     }
@@ -124,7 +130,6 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     if (failed) return void finish(key, "failed", undefined, job);
   };
 
-  const unfinishedWork = () => active.size > 0 || (queue.length > 0 && !stopping);
 
   const watchJobs = async (resourceVersion: string) => {
     let lastVersion = resourceVersion;
