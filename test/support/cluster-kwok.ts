@@ -70,7 +70,17 @@ export function auditLogPathOf(workdir: string): string {
   return join(workdir, "clusters", CLUSTER_NAME, "logs", "audit.log");
 }
 
-function kwokctlConfiguration() {
+/**
+ * Nodes with this label are left alone by the kwok controller: a real kubelet runs them
+ * (test/support/real-node.ts). Every other node is kwok's, as with --manage-all-nodes.
+ */
+export const REAL_NODE_LABEL = "kopia-k8s.test/real-node";
+
+export function pkiDirOf(workdir: string): string {
+  return join(workdir, "clusters", CLUSTER_NAME, "pki");
+}
+
+function kwokctlConfiguration(workdir: string) {
   const apiserver = tool("kube-apiserver");
   const auditPolicy = process.env.KK_KUBE_AUDIT_POLICY;
   const etcd = tool("etcd");
@@ -102,7 +112,28 @@ function kwokctlConfiguration() {
       enableCRDs: ["Exec"],
       ...(auditPolicy ? { kubeAuditPolicy: auditPolicy } : {}),
     },
-    componentsPatches: [{ name: "kube-controller-manager", extraArgs: [{ key: "controllers", value: CONTROLLERS.join(",") }] }],
+    componentsPatches: [
+      { name: "kube-controller-manager", extraArgs: [{ key: "controllers", value: CONTROLLERS.join(",") }] },
+      {
+        // For a real kubelet (pods/exec, logs): the API server authenticates to it with the admin
+        // certificate and reaches it on its InternalIP (its Hostname does not resolve). kwok nodes
+        // get InternalIP 127.0.0.1 from --node-ip below, which reaches the kwok controller as before.
+        name: "kube-apiserver",
+        extraArgs: [
+          { key: "kubelet-client-certificate", value: join(pkiDirOf(workdir), "admin.crt") },
+          { key: "kubelet-client-key", value: join(pkiDirOf(workdir), "admin.key") },
+          { key: "kubelet-preferred-address-types", value: "InternalIP,Hostname" },
+        ],
+      },
+      {
+        name: "kwok-controller",
+        extraArgs: [
+          { key: "manage-all-nodes", value: "false", override: true },
+          { key: "manage-nodes-with-label-selector", value: `${REAL_NODE_LABEL}!=true` },
+          { key: "node-ip", value: "127.0.0.1", override: true },
+        ],
+      },
+    ],
   };
 }
 
@@ -120,7 +151,7 @@ export function kubeconfigPathOf(workdir: string): string {
 /** Creates and starts the control plane in workdir (which must not hold a running one). On failure the caller stops what did start. */
 export async function startControlPlane(workdir: string): Promise<string> {
   const configPath = join(workdir, "kwokctl.json");
-  writeFileSync(configPath, JSON.stringify(kwokctlConfiguration(), null, 2));
+  writeFileSync(configPath, JSON.stringify(kwokctlConfiguration(workdir), null, 2));
   const configArgs = [configPath, ...configFiles].flatMap((file) => ["-c", file]);
   // --kubeconfig= keeps kwokctl away from ~/.kube/config.
   const create = Bun.spawn([tool("kwokctl"), "--name", CLUSTER_NAME, ...configArgs, "create", "cluster", "--kubeconfig=", "--wait", "90s"], {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (only if missing) the real tools the tests need, from their Go modules and Debian packages,
 # caches them by version outside the repository, and prints the folder holding them as the last line.
-# Usage: provision.sh [kopia|minio|pushgateway|cluster|all]...   (default: all)
+# Usage: provision.sh [kopia|minio|pushgateway|cluster|node|all]...   (default: all)
 set -euo pipefail
 
 KOPIA_VERSION=v0.23.1
@@ -9,6 +9,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 ETCD_VERSION=v3.6.10
 KUBE_VERSION=1.36.1
 KWOK_VERSION=v0.8.0
+CONTAINERD_VERSION=v2.2.7
 
 cache="${KK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kopia-k8s}"
 bin="$cache/bin"
@@ -108,6 +109,40 @@ build_kubernetes() {
   go build -tags selinux,notest -ldflags "$ld" -o "$out/" "${packages[@]}"
 }
 
+# A real node beside the kwok ones (test/support/real-node.ts): containerd with ctr and the runc shim,
+# Debian's runc and CNI plugins (/usr/lib/cni), and a static pause binary packed as a docker-archive
+# image (pause.tar beside it) for `ctr images import`. containerd 2.x, not Debian's 1.6.20: kubelet
+# 1.36 still runs with 1.6 (tried: it falls back to its own cgroupDriver because 1.6 lacks the CRI
+# RuntimeConfig call), but counts that as "losing support in 1.37.0"; and 1.6 is past end of life.
+provision_node() {
+  command -v runc >/dev/null || { log "installing Debian package runc"; apt_install runc; }
+  [ -x /usr/lib/cni/bridge ] || { log "installing Debian package containernetworking-plugins"; apt_install containernetworking-plugins; }
+  command -v gcc >/dev/null || { log "installing Debian packages gcc libc6-dev"; apt_install gcc libc6-dev; }
+  build containerd "$CONTAINERD_VERSION" \
+    'GOFLAGS="$GOFLAGS -tags=no_btrfs" go_build '"$CONTAINERD_VERSION"' github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2' \
+    containerd ctr containerd-shim-runc-v2
+  build pause "v$KUBE_VERSION" 'build_pause' pause
+}
+
+build_pause() {
+  local src layer config digest tmp
+  src=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"Dir": "\(.*\)",$/\1/p')/build/pause/linux/pause.c
+  gcc -Os -Wall -Werror -static -DVERSION="v$KUBE_VERSION" -o "$out/pause" "$src"
+  strip "$out/pause"
+  # A docker-archive (what `docker save` writes): one layer holding /pause, its config and a manifest.
+  tmp=$(mktemp -d)
+  mkdir "$tmp/rootfs" "$tmp/image" && cp "$out/pause" "$tmp/rootfs/pause"
+  tar -C "$tmp/rootfs" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$tmp/layer.tar" pause
+  layer=$(sha256sum "$tmp/layer.tar" | cut -d' ' -f1)
+  mkdir "$tmp/image/$layer" && mv "$tmp/layer.tar" "$tmp/image/$layer/layer.tar"
+  config='{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/pause"],"User":"65535:65535"},"rootfs":{"type":"layers","diff_ids":["sha256:'"$layer"'"]}}'
+  digest=$(printf '%s' "$config" | sha256sum | cut -d' ' -f1)
+  printf '%s' "$config" >"$tmp/image/$digest.json"
+  printf '[{"Config":"%s.json","RepoTags":["localhost/kk-pause:v%s"],"Layers":["%s/layer.tar"]}]' "$digest" "$KUBE_VERSION" "$layer" >"$tmp/image/manifest.json"
+  tar -C "$tmp/image" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$out/pause.tar" .
+  rm -rf "$tmp"
+}
+
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
@@ -115,8 +150,9 @@ for t in "${targets[@]}"; do
     minio) provision_minio ;;
     pushgateway) provision_pushgateway ;;
     cluster) provision_cluster ;;
-    all) provision_kopia; provision_minio; provision_pushgateway; provision_cluster ;;
-    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, cluster or all)" >&2; exit 2 ;;
+    node) provision_node ;;
+    all) provision_kopia; provision_minio; provision_pushgateway; provision_cluster; provision_node ;;
+    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, cluster, node or all)" >&2; exit 2 ;;
   esac
 done
 echo "$bin"

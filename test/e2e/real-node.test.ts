@@ -1,0 +1,224 @@
+/**
+ * End to end on a real node (issue 6): a kubelet and containerd on this host run the project image
+ * and an application image, beside the kwok nodes of the shared test cluster. The operator runs on
+ * this host against the cluster; hooks run in the real app container, kopia-backup in the real image.
+ * Needs root; provisions `test/tools/provision.sh node` and builds the image (`npm run image`) when missing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AppsV1Api, type V1Pod, Watch } from "@kubernetes/client-node";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sharedCluster, type TestCluster } from "../support/cluster.ts";
+import { describeTree } from "../support/corpus.ts";
+import { rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
+import { jobsIn } from "../support/operator.ts";
+import { repoRoot, tempDir, waitFor } from "../support/processes.ts";
+import { type RealNode, startRealNode } from "../support/real-node.ts";
+import { runScript } from "../support/scripts.ts";
+
+const KOPIA_IMAGE = process.env.KK_IMAGE ?? "localhost/kopia-k8s:0.1.0";
+/** The Debian stand-in test/tools/image.sh puts in podman's storage: an app image with a shell. */
+const APP_IMAGE = "docker.io/library/debian:bookworm-slim";
+const CONTAINERS_CONF = join(repoRoot, "test", "tools", "podman", "containers.conf");
+
+let cluster: TestCluster;
+let node: RealNode;
+let repository: string;
+const figures: Record<string, string> = {};
+
+function podmanHas(image: string): boolean {
+  return Bun.spawnSync(["podman", "image", "exists", image], { env: { ...process.env, CONTAINERS_CONF } }).exitCode === 0;
+}
+
+beforeAll(async () => {
+  // The preload provisioned `all` (node included) unless KK_TOOLS_BIN named a folder without it.
+  if (!Bun.which("containerd", { PATH: process.env.PATH ?? "" })) {
+    const provision = Bun.spawnSync(["bash", join(repoRoot, "test", "tools", "provision.sh"), "node"], { stdout: "pipe", stderr: "inherit" });
+    if (provision.exitCode !== 0) throw new Error(`test/tools/provision.sh node failed (exit ${provision.exitCode})`);
+    process.env.PATH = `${provision.stdout.toString().trim().split("\n").at(-1)}:${process.env.PATH}`;
+  }
+  // Always from the current source: an image left by an earlier build would test old binaries.
+  // Unchanged layers come from podman's cache, so this is quick when nothing changed.
+  const build = Bun.spawnSync(["bash", join(repoRoot, "test", "tools", "image.sh")], { stdout: "pipe", stderr: "pipe", env: { ...process.env, KK_IMAGE: KOPIA_IMAGE } });
+  if (build.exitCode !== 0) throw new Error(`test/tools/image.sh failed (exit ${build.exitCode}): ${build.stderr.toString().slice(-3000)}`);
+  if (!podmanHas(APP_IMAGE)) throw new Error(`${APP_IMAGE} (the stand-in test/tools/image.sh makes) is missing`);
+  cluster = await sharedCluster();
+  node = await startRealNode(cluster, { images: [KOPIA_IMAGE, APP_IMAGE] });
+  figures["real node start (s)"] = (node.timings.startMs / 1000).toFixed(1);
+  figures["of which image import (s)"] = (node.timings.importMs / 1000).toFixed(1);
+  Object.assign(figures, node.versions);
+  repository = join(await tempDir("kk-real-repo-"), "repo");
+  mkdirSync(repository); // a hostPath volume of type Directory: it must exist on the node
+}, 45 * 60_000);
+
+afterAll(async () => {
+  await node?.stop();
+  console.error(`real-node e2e figures: ${JSON.stringify(figures)}`);
+});
+
+/** A namespace with a PVC whose PV lives on the real node (a folder of this host). */
+async function namespaceWithVolume(prefix: string) {
+  const namespace = await cluster.freshNamespace(prefix);
+  const pvc = await cluster.createBoundPvc(namespace, "data", { node: node.name });
+  return { namespace, pvc };
+}
+
+/** A Deployment of the app image on the real node mounting the PVC; resolves with its Running pod. */
+async function deployApp(namespace: string, annotations: Record<string, string>): Promise<V1Pod> {
+  await cluster.kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name: "app", namespace },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "app" } },
+        template: {
+          metadata: { labels: { app: "app" }, annotations },
+          spec: {
+            nodeSelector: { "kubernetes.io/hostname": node.name },
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: "app",
+                image: APP_IMAGE,
+                imagePullPolicy: "Never",
+                command: ["sleep", "infinity"],
+                env: [{ name: "APP_MARKER", value: `inside-${namespace}` }],
+                volumeMounts: [{ name: "data", mountPath: "/data" }],
+              },
+            ],
+            volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
+          },
+        },
+      },
+    },
+  });
+  let running: V1Pod | undefined;
+  await waitFor(
+    `the app pod in ${namespace} to run on ${node.name}`,
+    async () => {
+      const pods = (await cluster.core.listNamespacedPod({ namespace, labelSelector: "app=app" })).items;
+      running = pods.find((pod) => pod.status?.phase === "Running" && pod.status.containerStatuses?.[0]?.ready);
+      return Boolean(running);
+    },
+    120_000,
+  ).catch((error) => {
+    throw new Error(`${(error as Error).message}\n${node.logs(40)}`);
+  });
+  return running!;
+}
+
+/** Every version of every kopia-k8s pod seen in a namespace (their Jobs are deleted after success). */
+async function watchJobPods(namespace: string) {
+  const seen = new Map<string, V1Pod>();
+  const request = await new Watch(cluster.kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    { labelSelector: "app.kubernetes.io/managed-by=kopia-k8s" },
+    (_phase, pod: V1Pod) => void seen.set(pod.metadata!.name!, pod),
+    () => {},
+  );
+  return { pods: () => [...seen.values()], stop: () => request.abort() };
+}
+
+function operator(namespace: string, env: Record<string, string> = {}) {
+  return runScript(
+    "operator-backup",
+    ["--namespace", namespace, "--image", KOPIA_IMAGE, "--image-pull-policy", "Never", "--repository", `filesystem://${repository}`, "--no-maintenance"],
+    { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD, ...env },
+  );
+}
+
+describe("a real node: kubelet + containerd run the app and the kopia-k8s image", () => {
+  test("hooks run in the app container, kopia-backup runs in the image on the node, the snapshot restores byte for byte", async () => {
+    const started = performance.now();
+    const { namespace, pvc } = await namespaceWithVolume("real");
+    mkdirSync(join(pvc.hostPath, "uploads", "2026"), { recursive: true });
+    writeFileSync(join(pvc.hostPath, "uploads", "2026", "photo.bin"), crypto.getRandomValues(new Uint8Array(300_000)));
+    writeFileSync(join(pvc.hostPath, "config.yaml"), "replicas: 3\n");
+    const app = await deployApp(namespace, {
+      // $HOSTNAME is the pod's name inside the container (this host's name outside); APP_MARKER only exists in the container.
+      "kopia-k8s.io/pre-backup": 'date > /data/dump.sql && echo "dumped $(wc -c < /data/dump.sql) bytes in $HOSTNAME as $APP_MARKER"',
+      "kopia-k8s.io/post-backup": 'echo "post-backup in $HOSTNAME, dump still there: $(test -f /data/dump.sql && echo yes)"',
+    });
+    const appPod = app.metadata!.name!;
+    expect(app.spec?.nodeName).toBe(node.name);
+    expect(app.status?.containerStatuses?.[0]?.containerID).toStartWith("containerd://");
+
+    const watch = await watchJobPods(namespace);
+    const run = await operator(namespace);
+    await Bun.sleep(500); // the last pod updates
+    watch.stop();
+    figures["backup run (s)"] = ((performance.now() - started) / 1000).toFixed(1);
+    expect(run.exitCode, `${run.output}\n${node.logs(20)}`).toBe(0);
+
+    // The hooks ran inside the app container, their output is in the run's log.
+    expect(run.output).toMatch(new RegExp(`\\[${namespace}/${appPod}\\] dumped \\d+ bytes in ${appPod} as inside-${namespace}`));
+    expect(run.output).toContain(`[${namespace}/${appPod}] post-backup in ${appPod}, dump still there: yes`);
+    expect(await Bun.file(join(pvc.hostPath, "dump.sql")).exists()).toBe(true);
+
+    // The Job's pod really ran kopia-backup in the image on the real node, and ended with exit 0.
+    const jobPods = watch.pods();
+    expect(jobPods).toHaveLength(1);
+    const jobPod = jobPods[0]!;
+    expect(jobPod.spec?.nodeName).toBe(node.name);
+    const status = jobPod.status?.containerStatuses?.[0];
+    expect(status?.containerID).toStartWith("containerd://");
+    expect(status?.imageID).toStartWith("sha256:");
+    expect(status?.image).toContain("kopia-k8s");
+    expect(status?.state?.terminated?.exitCode).toBe(0);
+    expect(jobPod.status?.phase).toBe("Succeeded");
+    // kopia-backup --summary-file /dev/termination-log: the kubelet read it from the container.
+    const summary = JSON.parse(status?.state?.terminated?.message ?? "{}");
+    expect(JSON.stringify(summary)).toContain("success");
+    expect(await jobsIn(cluster, namespace)).toEqual([]); // the succeeded Job is gone
+
+    // Restoring the snapshot with kopia on this host gives the volume's files, byte for byte.
+    const kopia = await rawKopia(["filesystem", "--path", repository]);
+    const snapshots = await kopia.snapshots(`data@${namespace}:/data`);
+    expect(snapshots).toHaveLength(1);
+    const restored = join(await tempDir("kk-real-restore-"), "data");
+    await kopia.restore(snapshots[0]!.id, restored);
+    const tree = await describeTree(restored);
+    expect(tree).toEqual(await describeTree(pvc.hostPath));
+    expect(tree.some((line) => line.startsWith("dump.sql file "))).toBe(true);
+  }, 600_000);
+
+  test("a failing hook in a real container: exit 6, no Job, the exit code as the kubelet reports it", async () => {
+    const { namespace } = await namespaceWithVolume("real-hook");
+    const app = await deployApp(namespace, { "kopia-k8s.io/pre-backup": "echo the database is locked >&2; exit 5" });
+    // What a kubelet sends for a non-zero exit (kwok only words it in the message).
+    const direct = await cluster.exec(namespace, app.metadata!.name!, ["sh", "-c", "exit 5"]);
+    expect(direct.status.reason).toBe("NonZeroExitCode");
+    expect(direct.status.details?.causes).toContainEqual(expect.objectContaining({ reason: "ExitCode", message: "5" }));
+
+    const run = await operator(namespace);
+    expect(run.exitCode, run.output).toBe(6);
+    expect(run.stderr).toContain(`hook in pod ${namespace}/${app.metadata!.name}, container app: exited with code 5 (the database is locked)`);
+    expect(await jobsIn(cluster, namespace)).toEqual([]);
+  }, 300_000);
+
+  test("kopia-backup fails in its Job (wrong password): exit 7, the failed Job is kept, its pod says why", async () => {
+    const { namespace, pvc } = await namespaceWithVolume("real-fail");
+    writeFileSync(join(pvc.hostPath, "file.txt"), "data\n");
+    // The repository exists (the first test made it, with TEST_PASSWORD); make sure if run alone.
+    if (!(await Bun.file(join(repository, "kopia.repository.f")).exists())) {
+      const init = await operator((await namespaceWithVolume("real-init")).namespace);
+      expect(init.exitCode, init.output).toBe(0);
+    }
+    // Not "wrong": secrets are redacted in messages, which would turn "wrong password" into "*** password".
+    const run = await operator(namespace, { KOPIA_PASSWORD: "not-the-repository-password" });
+    expect(run.exitCode, run.output).toBe(7);
+    const jobs = await jobsIn(cluster, namespace);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True")).toBe(true);
+    const pods = await cluster.podsOfJob(namespace, jobs[0]!.metadata!.name!);
+    expect(pods).toHaveLength(1);
+    expect(pods[0]!.spec?.nodeName).toBe(node.name);
+    const terminated = pods[0]!.status?.containerStatuses?.[0]?.state?.terminated;
+    expect(terminated?.exitCode).not.toBe(0);
+    const summary = JSON.parse(terminated?.message ?? "{}");
+    expect(summary.result).toBe("fatal");
+    expect(summary.message).toContain("wrong password; set KOPIA_PASSWORD");
+    expect(run.output).toContain("wrong password");
+  }, 300_000);
+});
