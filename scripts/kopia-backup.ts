@@ -5,7 +5,7 @@
  * the snapshot, reports one result line, the summary file and metrics, and exits with a code
  * that tells success, partial, incomplete and fatal apart.
  */
-import { applyRetention, backupMetrics, createSnapshot, failedRunMetrics, failedSummary, reportBackup, resolveBackupSettings, writeSummaryFile } from "../shared/backup.ts";
+import { applyRetention, backupMetrics, createSnapshot, failedRunMetrics, failedSummary, reportBackup, resolveBackupSettings, RETENTION_KEYS, writeSummaryFile } from "../shared/backup.ts";
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
 import { cancelRunningKopia, connectOrCreate, sourceName } from "../shared/kopia.ts";
@@ -22,7 +22,7 @@ command
   .option("--username <name>", "Kopia identity user (env KK_USERNAME) [default: the current user]")
   .option("--tag <key:value>", "Tag the snapshot; repeatable (env KK_TAGS, comma-separated)")
   .option("--description <text>", "Snapshot description (env KK_DESCRIPTION)");
-for (const unit of ["latest", "hourly", "daily", "weekly", "monthly", "annual"]) {
+for (const unit of RETENTION_KEYS) {
   command.option(`--keep-${unit} <n>`, `Retention: keep ${unit} snapshots (env KK_KEEP_${unit.toUpperCase()})`);
 }
 command.option("--summary-file <file>", "Write the JSON summary here, e.g. /dev/termination-log (env KK_SUMMARY_FILE)");

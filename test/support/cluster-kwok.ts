@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { killProcessGroup, startDetached } from "./processes.ts";
 
 const CLUSTER_NAME = "kk";
 /** etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller */
@@ -231,20 +232,10 @@ for f in "$2"/clusters/*/pids/*.pid; do
   tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" && kill -9 "$pid"
 done
 rm -rf -- "$2"`;
-  const watchdog = Bun.spawn(["setsid", "sh", "-c", script, "kk-cluster-watchdog", String(owner), workdir], {
-    stdio: ["ignore", "ignore", "ignore"],
-  });
-  watchdog.unref();
-  return watchdog.pid;
+  return startDetached("kk-cluster-watchdog", script, [String(owner), workdir]);
 }
 
-export function stopWatchdog(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
+export const stopWatchdog = killProcessGroup;
 
 const OWNER_FILE = "owner.pid";
 

@@ -51,3 +51,22 @@ export function startDaemon(cmd: string[], env: Record<string, string> = {}): Bu
   });
   return child;
 }
+
+/**
+ * A detached shell (own session) that outlives this process: `script` runs with `args` as $1…;
+ * watchdogs use it to clean up after a test process that was SIGKILLed. Returns its pid (its group).
+ */
+export function startDetached(name: string, script: string, args: string[]): number {
+  const child = Bun.spawn(["setsid", "sh", "-c", script, name, ...args], { stdio: ["ignore", "ignore", "ignore"] });
+  child.unref();
+  return child.pid;
+}
+
+/** Kills a process group started by startDetached, if it still runs. */
+export function killProcessGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { killProcessGroup, startDetached } from "./processes.ts";
 
 export interface NodeState {
   dir: string;
@@ -237,20 +238,10 @@ export function killStrays(parent: string, prefix: string): void {
  */
 export function startNodeWatchdog(dir: string, owner = process.pid): number {
   const script = `while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" "$3" "$4"`;
-  const watchdog = Bun.spawn(["setsid", "sh", "-c", script, "kk-real-node-watchdog", String(owner), process.execPath, import.meta.path, dir], {
-    stdio: ["ignore", "ignore", "ignore"],
-  });
-  watchdog.unref();
-  return watchdog.pid;
+  return startDetached("kk-real-node-watchdog", script, [String(owner), process.execPath, import.meta.path, dir]);
 }
 
-export function stopNodeWatchdog(pid: number): void {
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
+export const stopNodeWatchdog = killProcessGroup;
 
 if (import.meta.main) {
   // bun real-node-teardown.ts <node folder>: what the watchdog runs.
