@@ -1,5 +1,5 @@
 import { stat, writeFile } from "node:fs/promises";
-import { ExitCode, KkError, usageError } from "./exit-codes.ts";
+import { KkError, usageError } from "./exit-codes.ts";
 import { kopiaErrorMessage, recognizeRepositoryFailure, runKopia, type KopiaContext } from "./kopia.ts";
 import { redact, type Logger } from "./log.ts";
 import type { Sample } from "./metrics.ts";

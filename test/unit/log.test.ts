@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { KkError } from "../../shared/exit-codes.ts";
+import { usageErrorOf } from "../support/unit.ts";
 import { parseLogFormat, redact, registerSecret } from "../../shared/log.ts";
 
 describe("parseLogFormat", () => {
@@ -19,15 +19,7 @@ describe("parseLogFormat", () => {
   });
 
   test.each(["xml", "", "logfmt"])("%p is a usage error naming --log-format", (value) => {
-    let caught: unknown;
-    try {
-      parseLogFormat(value);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(KkError);
-    expect((caught as KkError).exitCode).toBe(2);
-    expect((caught as KkError).message).toBe(`--log-format: '${value}' is not a log format; use text or json (KK_LOG_FORMAT)`);
+    expect(usageErrorOf(() => parseLogFormat(value)).message).toBe(`--log-format: '${value}' is not a log format; use text or json (KK_LOG_FORMAT)`);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { KkError } from "../../shared/exit-codes.ts";
+import { usageErrorOf } from "../support/unit.ts";
 import { parseOwner } from "../../shared/maintenance.ts";
 
 describe("parseOwner", () => {
@@ -14,15 +14,7 @@ describe("parseOwner", () => {
   test.each(["", "maintenance", "@host", "user@", "a@b@c", "-user@host", "user@.host", "_u@h", "us er@host", "user@ho st", " user@host"])(
     "%p is a usage error naming --owner",
     (value) => {
-      let caught: unknown;
-      try {
-        parseOwner(value);
-      } catch (error) {
-        caught = error;
-      }
-      expect(caught).toBeInstanceOf(KkError);
-      expect((caught as KkError).exitCode).toBe(2);
-      expect((caught as KkError).message).toBe(`--owner: '${value}' must be user@host, e.g. maintenance@kopia-k8s`);
+      expect(usageErrorOf(() => parseOwner(value)).message).toBe(`--owner: '${value}' must be user@host, e.g. maintenance@kopia-k8s`);
     },
   );
 });

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { usageErrorOf } from "../support/unit.ts";
 import { link, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KkError } from "../../shared/exit-codes.ts";
 import { parseExposition, toExposition, validatePushgatewayUrl, writeMetricsFile, type Sample } from "../../shared/metrics.ts";
 
 const gauge = (name: string, labels: Record<string, string>, value: number, help = `help of ${name}`): Sample => ({ name, help, labels, value });
@@ -80,15 +80,7 @@ describe("validatePushgatewayUrl", () => {
   });
 
   test.each(["ftp://pg:9091", "pushgateway:9091", "", "not a url"])("%p is a usage error naming --pushgateway-url", (value) => {
-    let caught: unknown;
-    try {
-      validatePushgatewayUrl(value);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(KkError);
-    expect((caught as KkError).exitCode).toBe(2);
-    expect((caught as KkError).message).toStartWith(`--pushgateway-url: '${value}' is not an http(s) URL`);
+    expect(usageErrorOf(() => validatePushgatewayUrl(value)).message).toStartWith(`--pushgateway-url: '${value}' is not an http(s) URL`);
   });
 });
 

@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { KkError } from "../../shared/exit-codes.ts";
+import { describe, expect, test } from "bun:test";
+import { isolateEnv, usageErrorOf } from "../support/unit.ts";
 import {
   flagOrEnv,
   isAbsolutePath,
@@ -12,15 +12,8 @@ import {
 
 /** Asserts a usage error (exit 2) whose message contains every fragment. */
 function expectUsageError(run: () => unknown, ...fragments: string[]) {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KkError);
-  expect((caught as KkError).exitCode).toBe(2);
-  for (const fragment of fragments) expect((caught as KkError).message).toContain(fragment);
+  const error = usageErrorOf(run);
+  for (const fragment of fragments) expect(error.message).toContain(fragment);
 }
 
 describe("parseDuration", () => {
@@ -109,17 +102,7 @@ describe("isAbsolutePath", () => {
 
 describe("flagOrEnv and listFlagOrEnv", () => {
   const NAMES = ["KK_UNIT_A", "KK_UNIT_B", "KK_UNIT_LIST"] as const;
-  let saved: Record<string, string | undefined> = {};
-  beforeEach(() => {
-    saved = Object.fromEntries(NAMES.map((name) => [name, process.env[name]]));
-    for (const name of NAMES) delete process.env[name];
-  });
-  afterEach(() => {
-    for (const name of NAMES) {
-      if (saved[name] === undefined) delete process.env[name];
-      else process.env[name] = saved[name];
-    }
-  });
+  isolateEnv((name) => (NAMES as readonly string[]).includes(name));
 
   test("flag wins over env", () => {
     process.env.KK_UNIT_A = "from-env";

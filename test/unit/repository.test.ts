@@ -1,34 +1,16 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { KkError } from "../../shared/exit-codes.ts";
+import { describe, expect, test } from "bun:test";
+import { isolateEnv, usageErrorOf } from "../support/unit.ts";
 import { parseRepositoryUrl, repositoryUrlFromSeedEnv } from "../../shared/repository.ts";
 
 // gcs and sftp fall back to these variables; keep them out of the way and restore them afterwards.
 const FALLBACK_ENV = ["GOOGLE_APPLICATION_CREDENTIALS", "KK_SFTP_KEYFILE", "KK_SFTP_KNOWN_HOSTS"] as const;
-let savedEnv: Record<string, string | undefined> = {};
-beforeEach(() => {
-  savedEnv = Object.fromEntries(FALLBACK_ENV.map((name) => [name, process.env[name]]));
-  for (const name of FALLBACK_ENV) delete process.env[name];
-});
-afterEach(() => {
-  for (const name of FALLBACK_ENV) {
-    if (savedEnv[name] === undefined) delete process.env[name];
-    else process.env[name] = savedEnv[name];
-  }
-});
+isolateEnv((name) => (FALLBACK_ENV as readonly string[]).includes(name));
 
 const args = (url: string) => parseRepositoryUrl(url).storageArgs;
 
 /** Asserts a usage error (exit 2) whose message names --repository and contains `fragment`. */
 function expectUsageError(url: string, fragment: string) {
-  let caught: unknown;
-  try {
-    parseRepositoryUrl(url);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KkError);
-  const error = caught as KkError;
-  expect(error.exitCode).toBe(2);
+  const error = usageErrorOf(() => parseRepositoryUrl(url));
   expect(error.message).toStartWith("--repository");
   expect(error.message).toContain(fragment);
 }

@@ -1,34 +1,21 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { KkError } from "../../../shared/exit-codes.ts";
+import { describe, expect, test } from "bun:test";
+import { isolateEnv, usageErrorOf } from "../../support/unit.ts";
 import { resolveOperatorSettings } from "../../../shared/kube/operator-options.ts";
 
 // Every variable the operator reads; all are cleared before each test and restored afterwards.
 const CLEARED = /^(KK_|KOPIA_|AWS_|B2_|AZURE_|GOOGLE_APPLICATION_CREDENTIALS$)/;
-let savedEnv: Record<string, string | undefined> = {};
-
-beforeEach(() => {
-  savedEnv = { ...process.env };
-  for (const name of Object.keys(process.env)) if (CLEARED.test(name)) delete process.env[name];
-  process.env.KOPIA_PASSWORD = "unit-test-password";
-  process.env.KK_REPOSITORY = "filesystem:///srv/kopia";
-});
-
-afterEach(() => {
-  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
-  for (const [name, value] of Object.entries(savedEnv)) if (value !== undefined) process.env[name] = value;
-});
+isolateEnv(
+  (name) => CLEARED.test(name),
+  () => {
+    process.env.KOPIA_PASSWORD = "unit-test-password";
+    process.env.KK_REPOSITORY = "filesystem:///srv/kopia";
+  },
+);
 
 /** Asserts a usage error (exit 2) whose message contains every fragment. */
 function expectUsageError(flags: Record<string, unknown>, ...fragments: string[]) {
-  let caught: unknown;
-  try {
-    resolveOperatorSettings(flags);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KkError);
-  expect((caught as KkError).exitCode).toBe(2);
-  for (const fragment of fragments) expect((caught as KkError).message).toContain(fragment);
+  const error = usageErrorOf(() => resolveOperatorSettings(flags));
+  for (const fragment of fragments) expect(error.message).toContain(fragment);
 }
 
 describe("resolveOperatorSettings: defaults", () => {
