@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { createAppPod, jobsIn, observeRuns, runOperator, startOperator } from "../support/operator.ts";
+import { jobsIn, observeRuns, runOperator, startOperator } from "../support/operator.ts";
 import { collect } from "../support/scripts.ts";
 import { TEST_PASSWORD } from "../support/kopia.ts";
 
