@@ -1,6 +1,6 @@
 import { cac, type CAC } from "cac";
 import { ExitCode, KkError } from "./exit-codes.ts";
-import { currentLogger, redact } from "./log.ts";
+import { currentLogger, redact, writeLine } from "./log.ts";
 
 /**
  * Parses argv with cac and runs the script's single command. Every failure ends in one line on
@@ -16,8 +16,7 @@ export async function runCli(cli: CAC): Promise<never> {
   } catch (error) {
     exitCode = reportFailure(error, cli.name);
   }
-  await flushStdio();
-  process.exit(exitCode);
+  process.exit(exitCode); // every line was written synchronously: nothing left to flush
 }
 
 export function createCli(name: string): CAC {
@@ -33,9 +32,6 @@ function reportFailure(error: unknown, program: string): number {
         : [`unexpected failure: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed];
   const log = currentLogger();
   if (log) log.error(message);
-  else process.stderr.write(`${program}: ${redact(message)}\n`);
+  else writeLine(2, `${program}: ${redact(message)}`);
   return exitCode;
 }
-
-const flushStdio = () =>
-  Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write("", () => resolve()))));

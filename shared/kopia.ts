@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 // zx/core: the process API without zx's extra vendored helpers, which would add ~10 ms to every start.
@@ -179,9 +178,8 @@ function isUninitialized(repository: Repository, stderr: string): boolean {
 /** Changes when anything the connection depends on changes. The password is left out on purpose:
  * kopia checks it on every command, and a hash of it on disk would only help an attacker. */
 function connectionFingerprint(kopia: KopiaContext): string {
-  return createHash("sha256")
-    .update(JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.binary]))
-    .digest("hex");
+  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.binary]);
+  return new Bun.CryptoHasher("sha256").update(identity).digest("hex");
 }
 
 export function sourceName(kopia: Pick<KopiaContext, "hostname" | "username">, path: string): string {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { usageErrorOf } from "../support/unit.ts";
 import { parseLogFormat, redact, registerSecret } from "../../shared/log.ts";
 
@@ -50,5 +51,69 @@ describe("registerSecret and redact", () => {
   test("a 4-character secret is registered", () => {
     registerSecret("qwzx");
     expect(redact("token qwzx")).toBe("token ***");
+  });
+});
+
+describe("text logs written to a pipe", () => {
+  const logModule = join(import.meta.dir, "../../shared/log.ts");
+  /** Runs `body` in a child Bun whose stdout and stderr are pipes, as under cron or in a pod. */
+  const runChild = (body: string, env: Record<string, string> = {}) =>
+    Bun.spawnSync([process.execPath, "-e", `import { createLogger, writeLine } from ${JSON.stringify(logModule)};\n${body}`], {
+      env: { ...process.env, ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+
+  test("lines carry a UTC RFC 3339 time, no colours; info to stdout, warn to stderr; objects inspected", () => {
+    const child = runChild(`const log = createLogger({ format: "text", debug: false });
+log.info("hello", { answer: 42 }, "tail");
+log.warn("careful");
+log.debug("hidden");`);
+    expect(child.exitCode).toBe(0);
+    const stdout = child.stdout.toString();
+    expect(stdout).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z info    hello \{\s*answer: 42,?\s*\} tail\n$/);
+    expect(child.stderr.toString()).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z warn    careful\n$/);
+    expect(stdout + child.stderr.toString()).not.toContain("\x1b[");
+  });
+
+  test("a trailing plain object is a structured field: shown in JSON logs, left out of text", () => {
+    const child = runChild(`createLogger({ format: "text", debug: false }).info("done", { files: 3 });`);
+    expect(child.stdout.toString()).toMatch(/ info    done\n$/);
+  });
+
+  // Some parents leave stdout non-blocking (O_NONBLOCK is shared by every holder of the pipe): a full
+  // pipe then answers EAGAIN, and a line must wait for the reader instead of being lost.
+  test.each([
+    ["a blocking", ""],
+    ["a non-blocking", `const { symbols } = dlopen("libc.so.6", { fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
+const F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+if (symbols.fcntl(1, F_SETFL, symbols.fcntl(1, F_GETFL, 0) | O_NONBLOCK) !== 0) throw new Error("fcntl failed");`],
+  ])("writeLine delivers a 4 MiB line whole through %s pipe to a reader that starts late", async (_, makeNonBlocking) => {
+    const script = `import { dlopen, FFIType } from "bun:ffi";
+import { writeLine } from ${JSON.stringify(logModule)};
+${makeNonBlocking}
+writeLine(1, "x".repeat(4 * 1024 * 1024));
+writeLine(1, "end");`;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(300); // the pipe (64 KiB) fills long before anyone reads
+    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(stderr).toBe("");
+    expect(exitCode).toBe(0);
+    expect(stdout.length).toBe(4 * 1024 * 1024 + "\nend\n".length);
+    expect(stdout.endsWith("x\nend\n")).toBe(true);
+  });
+
+  test("a closed stdout loses the lines, not the run", async () => {
+    const child = Bun.spawn(
+      [process.execPath, "-e", `import { writeLine } from ${JSON.stringify(logModule)};
+await Bun.sleep(200);
+writeLine(1, "nobody reads this");
+writeLine(2, "still running");`],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    await child.stdout.cancel(); // the reader goes away before the first line
+    const [stderr, exitCode] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    expect(stderr).toBe("still running\n");
+    expect(exitCode).toBe(0);
   });
 });
