@@ -9,7 +9,8 @@
  * wrapper's cost in noise; the corpus is read once beforehand so every run reads from the page cache.
  * Env: KK_BENCH_RUNS (default 6: every contender goes first equally often), KK_BENCH_INCREMENTAL_ROUNDS
  * (incrementals per contender and run, default 5), KK_BENCH_FILES
- * (default 16384 files of 64 KiB = 1 GiB), KK_BENCH_WORKDIR (where repositories go).
+ * (default 16384 files of 64 KiB = 1 GiB), KK_BENCH_WORKDIR (where repositories go), KK_BENCH_COMPARE
+ * (path of another kopia-backup build to measure alongside).
  */
 import { statfsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
@@ -68,7 +69,7 @@ const kopiaEnv = (dir: string) => ({
 const createRepository = (dir: string) => [kopiaBinary, "repository", "create", "filesystem", "--path", join(dir, "repo"), "--override-hostname", "bench", "--override-username", "raw"];
 // The snapshot command kopia-backup itself runs.
 const snapshot = [kopiaBinary, "snapshot", "create", corpus, "--json", "--progress", "--no-auto-maintenance"];
-const kopiaBackup = (dir: string) => [join(root, "dist/kopia-backup"), "--path", corpus, "--repository", `filesystem://${join(dir, "repo")}`, "--hostname", "bench", "--username", "kk", "--config-path", join(dir, "config"), "--cache-path", join(dir, "cache"), "--log-path", join(dir, "logs"), "--kopia-path", kopiaBinary];
+const kopiaBackup = (dir: string, binary = join(root, "dist/kopia-backup")) => [binary, "--path", corpus, "--repository", `filesystem://${join(dir, "repo")}`, "--hostname", "bench", "--username", "kk", "--config-path", join(dir, "config"), "--cache-path", join(dir, "cache"), "--log-path", join(dir, "logs"), "--kopia-path", kopiaBinary];
 
 const contenders: Contender[] = [
   {
@@ -90,6 +91,16 @@ const contenders: Contender[] = [
     firstTimes: [], incrementalTimes: [],
   },
 ];
+// A/B: another build of kopia-backup, measured the same way (e.g. a branch's dist/kopia-backup copied aside).
+const compared = process.env.KK_BENCH_COMPARE;
+if (compared) {
+  contenders.push({
+    name: `kopia-backup (${compared})`,
+    first: (dir) => timed(kopiaBackup(dir, compared), { KOPIA_PASSWORD: password }).ms,
+    incremental: (dir) => timed(kopiaBackup(dir, compared), { KOPIA_PASSWORD: password }).ms,
+    firstTimes: [], incrementalTimes: [],
+  });
+}
 
 for (let run = 0; run < runs; run++) {
   // Rotate who goes first, so no contender systematically inherits another's leftovers.
