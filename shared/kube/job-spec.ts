@@ -148,14 +148,18 @@ function stateVolumes(settings: JobSettings): V1Volume[] {
   ];
 }
 
-/** Required node affinity, never podAffinity on app labels (any look-alike pod would match). */
+/**
+ * Required node affinity on the node's name (as the DaemonSet controller does), never podAffinity on
+ * app labels (any look-alike pod would match), nor the kubernetes.io/hostname label, which differs
+ * from the node name wherever the kubelet runs with --hostname-override.
+ */
 function placement(target: BackupTarget): { affinity?: V1Affinity } {
   if (target.node) {
     return {
       affinity: {
         nodeAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [target.node] }] }],
+            nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [target.node] }] }],
           },
         },
       },

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { type V1Job, type V1Pod, type V1PodSpec, type V1Status, Watch } from "@kubernetes/client-node";
 import { existsSync } from "node:fs";
-import { outcomeAnnotations, type PodOutcome, sharedCluster, type TestCluster } from "../support/cluster.ts";
+import { hostnameOf, outcomeAnnotations, type PodOutcome, sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { tempDir, waitFor } from "../support/processes.ts";
 
 let cluster: TestCluster;
@@ -71,7 +71,7 @@ describe("scheduling", () => {
 
   test("only a pod tolerating the taint lands on the tainted node", async () => {
     const namespace = await cluster.freshNamespace("taint");
-    const nodeSelector = { "kubernetes.io/hostname": cluster.taintedNode };
+    const nodeSelector = { "kubernetes.io/hostname": hostnameOf(cluster.taintedNode) };
     const { key, value, effect } = cluster.taint;
     await createPod(namespace, "tolerating", { nodeSelector, tolerations: [{ key, operator: "Equal", value, effect }] });
     await createPod(namespace, "intolerant", { nodeSelector });

@@ -23,7 +23,8 @@ describe("backup Jobs run on the node of the pod that mounts the RWO volume", ()
     expect(tainted.spec!.nodeName).toBe(cluster.taintedNode);
 
     const observed = await observeRuns(cluster, [namespace]);
-    const run = await runOperator(cluster, [namespace]);
+    // A Job placed on a node it cannot reach stays Pending: fail in a minute, not after the default 15.
+    const run = await runOperator(cluster, [namespace], ["--pending-timeout", "60s"]);
     observed.stop();
     expect(run.exitCode, run.output).toBe(0);
     expect(observed.nodeOfPvc(namespace, "data-a")).toBe(nodeA);

@@ -4,15 +4,20 @@ import { waitFor } from "./processes.ts";
 
 export const NODE_NAMES = ["kk-node-0", "kk-node-1", "kk-node-2"];
 export const TAINTED_NODE = "kk-tainted";
+/** Not its name, as with a kubelet run with --hostname-override: placement must go by node name. */
+export const TAINTED_NODE_HOSTNAME = "kk-tainted-host";
 export const TAINT: V1Taint = { key: "kopia-k8s.test/dedicated", value: "backup", effect: "NoSchedule" };
 export const STORAGE_CLASS = "kk-local";
+
+/** The kubernetes.io/hostname label of a test node. */
+export const hostnameOf = (node: string) => (node === TAINTED_NODE ? TAINTED_NODE_HOSTNAME : node);
 
 function nodeBody(name: string, taints: V1Taint[] = []): V1Node {
   // No status.addresses: kwok fills them in so that pods/exec reaches the kwok controller.
   return {
     metadata: {
       name,
-      labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+      labels: { "kubernetes.io/hostname": hostnameOf(name), "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
     },
     spec: { taints },
   };

@@ -31,10 +31,10 @@ import {
   stopWatchdog,
 } from "./cluster-kwok.ts";
 import { type ExecResult, execInPod, type PodExecRule, setPodExec } from "./cluster-exec.ts";
-import { NODE_NAMES, populateCluster, STORAGE_CLASS, TAINT, TAINTED_NODE } from "./cluster-nodes.ts";
+import { hostnameOf, NODE_NAMES, populateCluster, STORAGE_CLASS, TAINT, TAINTED_NODE } from "./cluster-nodes.ts";
 import { onCleanup, waitFor } from "./processes.ts";
 
-export { NODE_NAMES, STORAGE_CLASS, TAINT, TAINTED_NODE };
+export { hostnameOf, NODE_NAMES, STORAGE_CLASS, TAINT, TAINTED_NODE };
 export type { ExecResult, PodExecRule };
 
 export const OUTCOME_ANNOTATION = "kopia-k8s.test/outcome";
@@ -88,7 +88,7 @@ export interface TestCluster {
   batch: BatchV1Api;
   /** The untainted nodes (kk-node-0..2), labelled kubernetes.io/hostname=<name>. */
   nodes: string[];
-  /** A node with `taint`: only pods tolerating it land there. */
+  /** A node with `taint`: only pods tolerating it land there. Its kubernetes.io/hostname label is not its name. */
   taintedNode: string;
   taint: V1Taint;
   /** Default storage class; PVs are made by createBoundPvc. */
@@ -207,7 +207,7 @@ function testCluster(workdir: string, kubeconfigPath: string, kc: KubeConfig, is
         claimRef: { namespace, name },
         ...(node && {
           nodeAffinity: {
-            required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }] },
+            required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [hostnameOf(node)] }] }] },
           },
         }),
       },

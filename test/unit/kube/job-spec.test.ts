@@ -33,12 +33,12 @@ const podSpec = (job: V1Job) => job.spec!.template.spec!;
 const mainContainer = (job: V1Job) => podSpec(job).containers[0]!;
 
 describe("buildBackupJob: placement", () => {
-  test("required node affinity on kubernetes.io/hostname = the target's node, no pod affinity anywhere", () => {
+  test("required node affinity on the target node's name, no pod affinity anywhere", () => {
     const job = buildBackupJob(JOB, target(), settings());
     expect(podSpec(job).affinity).toEqual({
       nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["worker-2"] }] }],
+          nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: ["worker-2"] }] }],
         },
       },
     });
@@ -57,7 +57,7 @@ describe("buildBackupJob: placement", () => {
   test("the node wins over the PV's node affinity", () => {
     const selector: V1NodeSelector = { nodeSelectorTerms: [{ matchExpressions: [{ key: "x", operator: "In", values: ["y"] }] }] };
     const job = buildBackupJob(JOB, target({ pvNodeAffinity: selector }), settings());
-    expect(podSpec(job).affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions![0]!.values).toEqual(["worker-2"]);
+    expect(podSpec(job).affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchFields![0]!.values).toEqual(["worker-2"]);
   });
 
   test("neither node nor PV affinity: no affinity, no node annotation", () => {
