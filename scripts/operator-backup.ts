@@ -16,7 +16,8 @@ import { maintenanceJobPool } from "../shared/kube/maintenance-job.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
 import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
 import { describePlan, discover } from "../shared/kube/discovery.ts";
-import { PostHookQueue } from "../shared/kube/post-hooks.ts";
+import type { HookPlan } from "../shared/kube/plan.ts";
+import { PostHookQueue, undoPreHooks } from "../shared/kube/post-hooks.ts";
 import { formatTable, reportRow } from "../shared/kube/report.ts";
 
 const cli = createCli("operator-backup");
@@ -34,24 +35,42 @@ command.action(async (flags: Record<string, unknown>) => {
 
   let signal: NodeJS.Signals | undefined;
   let cancelPool = async () => {};
+  const exitCodeOf = (received: NodeJS.Signals) => (received === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
   const onSignal = (received: NodeJS.Signals) => {
-    if (signal) return;
+    if (signal) {
+      log.warn(`${received} again: exiting now; remove what this run leaves with: kubectl delete jobs,secrets -A -l ${LABEL_RUN_ID}=${settings.runId}`);
+      process.exit(exitCodeOf(received));
+    }
     signal = received;
-    log.warn(`${received} received: starting nothing new, deleting this run's unfinished Jobs`);
+    log.warn(`${received} received: starting nothing new, deleting this run's unfinished Jobs (again to exit at once)`);
     void cancelPool();
   };
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
-  const signalExit = () => (signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
+  const signalExit = () => exitCodeOf(signal!);
+  const runPostHook = (hook: HookPlan) => runHook(kube.config, hook, log, "post-backup", settings.hookShell);
 
-  for (const hook of plan.preHooks) {
-    if (signal) return signalExit();
-    await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
+  // A pod whose pre-backup hook ran (say, it froze writes) gets its post-backup hook even when the
+  // run stops before its backup: a failed hook elsewhere or a signal must not leave it frozen.
+  const hooked: HookPlan[] = [];
+  try {
+    for (const hook of plan.preHooks) {
+      if (signal) break;
+      hooked.push(hook);
+      await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
+    }
+  } catch (error) {
+    await undoPreHooks(plan.postHooks, hooked, runPostHook, log);
+    throw error;
+  }
+  if (signal) {
+    await undoPreHooks(plan.postHooks, hooked, runPostHook, log);
+    return signalExit();
   }
 
   const jobSettings = jobSettingsFrom(settings);
   const runnable = plan.targets.filter((target) => !target.problem);
   const jobs = runnable.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
-  const postHooks = new PostHookQueue(plan.postHooks, runnable, (hook) => runHook(kube.config, hook, log, "post-backup", settings.hookShell), log);
+  const postHooks = new PostHookQueue(plan.postHooks, runnable, runPostHook, log);
 
   let done = 0;
   const total = jobs.length;

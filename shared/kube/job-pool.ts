@@ -101,6 +101,11 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     active.set(key, entry);
     try {
       entry.job = await kube.batch.createNamespacedJob({ namespace: job.metadata!.namespace!, body: job });
+      if (active.get(key) !== entry) {
+        // Cancelled while the create was in flight: the delete then found nothing, so delete now.
+        await deleteJob(kube, entry.job).catch((error) => options.log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
+        return;
+      }
       if (options.secretData) {
         await kube.core.createNamespacedSecret({ namespace: job.metadata!.namespace!, body: buildCredentialsSecret(entry.job, options.secretData) });
       }
@@ -183,9 +188,15 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     /** Start nothing new; delete this run's unfinished Jobs. */
     async cancel(): Promise<void> {
       stopping = true;
+      // Queued Jobs first, before anything awaits: the pool must not report itself done while
+      // they are unrecorded, and their onDone lets, among others, their pods' post-backup hooks run.
+      for (const job of queue.splice(0)) {
+        const outcome: JobOutcome = { job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 };
+        outcomes.push(outcome);
+        options.onDone?.(outcome);
+      }
       const unfinished = [...active.keys()];
       await Promise.all(unfinished.map((key) => finish(key, "cancelled", "cancelled by signal; Job deleted")));
-      for (const job of queue.splice(0)) outcomes.push({ job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 });
       await fill();
     },
   };

@@ -42,8 +42,12 @@ export class PostHookQueue {
     }
   }
 
-  drained(): Promise<void> {
-    return this.chain;
+  /** Resolves once every hook queued so far, and any queued while waiting, has run. */
+  async drained(): Promise<void> {
+    for (let last: Promise<void> | undefined; last !== this.chain; ) {
+      last = this.chain;
+      await last;
+    }
   }
 
   private enqueue(hook: HookPlan): void {
@@ -53,5 +57,19 @@ export class PostHookQueue {
         this.log.error(`post-backup ${error.message}`);
       }),
     );
+  }
+}
+
+/**
+ * The run stops before any backup: runs, one at a time, the post-backup hooks of the pods whose
+ * pre-backup hook was started (the one that failed included: it may have half-done its work).
+ * Failures are logged; the run's own error or signal decides the exit code.
+ */
+export async function undoPreHooks(postHooks: HookPlan[], startedPreHooks: HookPlan[], run: (hook: HookPlan) => Promise<void>, log: Logger): Promise<void> {
+  const started = new Set(startedPreHooks.map((hook) => `${hook.namespace}/${hook.pod}`));
+  const undo = postHooks.filter((hook) => started.has(`${hook.namespace}/${hook.pod}`));
+  if (undo.length > 0) log.warn(`the run stops before its backups: running the post-backup hooks of ${undo.length} pod(s) whose pre-backup hook ran`);
+  for (const hook of undo) {
+    await run(hook).catch((error: Error) => log.error(`post-backup ${error.message}`));
   }
 }

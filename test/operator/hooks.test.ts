@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { createAppPod, jobsIn, runOperator } from "../support/operator.ts";
-import { tempDir } from "../support/processes.ts";
+import { createAppPod, jobsIn, runOperator, startOperator } from "../support/operator.ts";
+import { tempDir, waitFor } from "../support/processes.ts";
+import { collect } from "../support/scripts.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -70,5 +71,55 @@ describe("pre- and post-backup hooks through pods/exec", () => {
     expect(run.stdout.indexOf("1 of 1 done")).toBeLessThan(run.stdout.indexOf(`[${namespace}/app] resuming writes`));
     expect(await Bun.file(marker).exists()).toBe(true);
     expect(await jobsIn(cluster, namespace)).toHaveLength(1); // the failed Job is kept
+  });
+});
+
+describe("a run that stops early still runs the post-backup hooks of the pods it hooked", () => {
+  test("a failed pre-backup hook: the pods hooked before it get their post-backup hooks, exit 6, no Job", async () => {
+    const markers = await tempDir();
+    const namespace = await cluster.freshNamespace("undo");
+    await cluster.createBoundPvc(namespace, "data-a");
+    await cluster.createBoundPvc(namespace, "data-b");
+    // Pre-backup hooks run in pod order: a-app first (succeeds), then b-app (fails).
+    await createAppPod(cluster, namespace, "a-app", ["data-a"], { annotations: { "kopia-k8s.io/pre-backup": "true", "kopia-k8s.io/post-backup": `touch ${markers}/a-post` } });
+    await createAppPod(cluster, namespace, "b-app", ["data-b"], { annotations: { "kopia-k8s.io/pre-backup": "exit 3", "kopia-k8s.io/post-backup": `touch ${markers}/b-post` } });
+    const run = await runOperator(cluster, [namespace]);
+    expect(run.exitCode, run.output).toBe(6);
+    expect(run.output).toContain("running the post-backup hooks of 2 pod(s) whose pre-backup hook ran");
+    expect(await Bun.file(`${markers}/a-post`).exists()).toBe(true);
+    expect(await Bun.file(`${markers}/b-post`).exists()).toBe(true); // its pre hook may have half-run
+    expect(await jobsIn(cluster, namespace)).toEqual([]);
+  });
+
+  test("SIGTERM during a pre-backup hook: no Job starts, the hooked pod's post-backup hook runs, exit 143", async () => {
+    const markers = await tempDir();
+    const namespace = await cluster.freshNamespace("sig-hook");
+    await cluster.createBoundPvc(namespace, "data");
+    await createAppPod(cluster, namespace, "app", ["data"], { annotations: { "kopia-k8s.io/pre-backup": `touch ${markers}/pre; sleep 2`, "kopia-k8s.io/post-backup": `touch ${markers}/post` } });
+    const child = await startOperator(cluster, [namespace]);
+    const output = collect(child);
+    await waitFor("the pre-backup hook to start", () => Bun.file(`${markers}/pre`).exists(), 30_000);
+    child.kill("SIGTERM");
+    const run = await output;
+    expect(run.exitCode, run.output).toBe(143);
+    expect(await Bun.file(`${markers}/post`).exists()).toBe(true);
+    expect(await jobsIn(cluster, namespace)).toEqual([]);
+  });
+
+  test("SIGTERM with Jobs still queued: every pod's post-backup hook runs, queued ones included", async () => {
+    const markers = await tempDir();
+    const namespace = await cluster.freshNamespace("sig-queue", { jobPods: "hang" });
+    for (const index of [0, 1, 2]) {
+      await cluster.createBoundPvc(namespace, `data-${index}`);
+      await createAppPod(cluster, namespace, `app-${index}`, [`data-${index}`], { annotations: { "kopia-k8s.io/post-backup": `touch ${markers}/post-${index}` } });
+    }
+    const child = await startOperator(cluster, [namespace], ["--concurrency", "1"]);
+    const output = collect(child);
+    await waitFor("the first Job", async () => (await jobsIn(cluster, namespace)).length > 0, 30_000);
+    child.kill("SIGTERM");
+    const run = await output;
+    expect(run.exitCode, run.output).toBe(143);
+    for (const index of [0, 1, 2]) expect(await Bun.file(`${markers}/post-${index}`).exists(), `post-${index}`).toBe(true);
+    expect((await jobsIn(cluster, namespace)).every((job) => job.metadata?.deletionTimestamp)).toBe(true);
   });
 });
