@@ -1,6 +1,6 @@
 import { stat, writeFile } from "node:fs/promises";
 import { KkError, usageError } from "./exit-codes.ts";
-import { kopiaErrorMessage, recognizeRepositoryFailure, runKopia, type KopiaContext } from "./kopia.ts";
+import { kopiaErrorMessage, kopiaFailure, recognizeRepositoryFailure, runKopia, type KopiaContext } from "./kopia.ts";
 import { redact, type Logger } from "./log.ts";
 import type { Sample } from "./metrics.ts";
 import { flagOrEnv, isAbsolutePath, listFlagOrEnv, parseNonNegativeInteger } from "./options.ts";
@@ -71,7 +71,9 @@ export async function applyRetention(kopia: KopiaContext, source: string, retent
   const args = Object.entries(retention).map(([key, value]) => `--keep-${key}=${value}`);
   if (args.length === 0) return;
   const result = await runKopia(kopia, ["policy", "set", source, ...args]);
-  if (result.exitCode !== 0) throw usageError(`retention: kopia refused the policy (${kopiaErrorMessage(result.stderr)})`);
+  if (result.exitCode !== 0) {
+    throw kopiaFailure(kopia, result, "setting retention", () => usageError(`retention: kopia refused the policy (${kopiaErrorMessage(result.stderr)})`));
+  }
   kopia.log.info(`retention for ${source}: ${args.join(" ")}`);
 }
 

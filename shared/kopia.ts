@@ -26,6 +26,7 @@ export interface KopiaResult {
 }
 
 let running: ProcessPromise | undefined;
+let cancelRequested = false;
 
 /**
  * Runs kopia once. The password travels only in the child's environment, never in argv.
@@ -62,6 +63,7 @@ export async function runKopia(
 
 /** Forwards a cancel signal to the kopia process that is running, if any. */
 export function cancelRunningKopia(signal: NodeJS.Signals = "SIGTERM"): boolean {
+  cancelRequested = true;
   if (!running) return false;
   running.kill(signal).catch(() => {});
   return true;
@@ -109,9 +111,14 @@ export function recognizeRepositoryFailure(stderr: string, repository: Repositor
   return undefined;
 }
 
-/** Turns a failed connect/create into the error a user can act on. */
-export function classifyRepositoryFailure(stderr: string, repository: Repository): KkError {
-  return recognizeRepositoryFailure(stderr, repository) ?? repositoryError(`repository ${repository.url}: ${kopiaErrorMessage(stderr)}`);
+/**
+ * Why a kopia command failed, as the error a user can act on: a cancel (exit 4), then a repository
+ * that cannot be used (wrong password, unreachable, …: exit 5), else `otherwise`. Every command
+ * can meet the repository's failures: a reused connection first meets a changed password there.
+ */
+export function kopiaFailure(kopia: KopiaContext, result: KopiaResult, what: string, otherwise: () => KkError): KkError {
+  if (cancelRequested) return new KkError(`${what}: cancelled by a signal`, ExitCode.incomplete);
+  return recognizeRepositoryFailure(result.stderr, kopia.repository) ?? otherwise();
 }
 
 /**
@@ -149,7 +156,9 @@ export async function connectOrCreate(kopia: KopiaContext, options: { allowCreat
       result = created;
     }
   }
-  if (result.exitCode !== 0) throw classifyRepositoryFailure(result.stderr, kopia.repository);
+  if (result.exitCode !== 0) {
+    throw kopiaFailure(kopia, result, "connecting to the repository", () => repositoryError(`repository ${kopia.repository.url}: ${kopiaErrorMessage(result.stderr)}`));
+  }
   await writeFile(fingerprintFile, fingerprint, { mode: 0o600 });
   return outcome;
 }
@@ -186,6 +195,6 @@ export function sourceName(kopia: Pick<KopiaContext, "hostname" | "username">, p
   return `${kopia.username}@${kopia.hostname}:${path}`;
 }
 
-export function assertKopiaSucceeded(result: KopiaResult, what: string): void {
-  if (result.exitCode !== 0) throw new KkError(`${what} failed: ${kopiaErrorMessage(result.stderr)}`, ExitCode.failed);
+export function assertKopiaSucceeded(kopia: KopiaContext, result: KopiaResult, what: string): void {
+  if (result.exitCode !== 0) throw kopiaFailure(kopia, result, what, () => new KkError(`${what} failed: ${kopiaErrorMessage(result.stderr)}`, ExitCode.failed));
 }

@@ -16,7 +16,7 @@ export interface MaintenanceInfo {
 /** `kopia maintenance info --json`: who owns maintenance and whether full maintenance is due. */
 export async function readMaintenanceInfo(kopia: KopiaContext, now = new Date()): Promise<MaintenanceInfo> {
   const result = await runKopia(kopia, ["maintenance", "info", "--json"]);
-  assertKopiaSucceeded(result, "reading maintenance info");
+  assertKopiaSucceeded(kopia, result, "reading maintenance info");
   const info = JSON.parse(result.stdout) as { owner?: string; full?: { enabled?: boolean }; schedule?: { nextFullMaintenance?: string } };
   const nextFull = info.schedule?.nextFullMaintenance ? Date.parse(info.schedule.nextFullMaintenance) : 0;
   return { owner: info.owner ?? "", fullDue: info.full?.enabled !== false && nextFull <= now.getTime() };
@@ -27,7 +27,7 @@ export async function ensureMaintenanceOwner(kopia: KopiaContext, currentOwner: 
   const me = `${kopia.username}@${kopia.hostname}`;
   if (currentOwner === me) return;
   const result = await runKopia(kopia, ["maintenance", "set", "--owner=me"]);
-  assertKopiaSucceeded(result, `taking maintenance ownership from ${currentOwner || "nobody"}`);
+  assertKopiaSucceeded(kopia, result, `taking maintenance ownership from ${currentOwner || "nobody"}`);
   kopia.log.info(`took maintenance ownership from ${currentOwner || "nobody"}; owner is now ${me}`);
 }
 

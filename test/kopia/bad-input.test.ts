@@ -9,6 +9,7 @@
  *  6 unknown URL scheme             2 14 tag without key:value            22 bad pushgateway URL           2
  *  7 relative filesystem repository 2 15 unknown log format               23 hostname with a slash         2
  *  8 credentials inside the URL     2 16 unknown flag                     24 relative metrics file         2
+ * 17b wrong password on a reused connection, with retention (kopia first meets it at `policy set`) 5
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
@@ -84,6 +85,13 @@ describe("kopia-backup repository failures: exit 5, storage untouched", () => {
   test("17 wrong password", async () => {
     const before = await fingerprintFolder(repo);
     const run = await runScript("kopia-backup", withRepo()(), { ...(await isolatedKopiaEnv()).env, KOPIA_PASSWORD: "not the password" });
+    expectOneLineError(run, 5, /wrong password; set KOPIA_PASSWORD \(or KK_ENCRYPTION_PASSWORD\) to the repository's password/);
+    expect(await fingerprintFolder(repo)).toEqual(before);
+  });
+
+  test("17b wrong password on a reused connection, with retention: exit 5, not a retention error", async () => {
+    const before = await fingerprintFolder(repo);
+    const run = await runScript("kopia-backup", withRepo("--keep-daily", "7")(), { ...env, KOPIA_PASSWORD: "not the password" });
     expectOneLineError(run, 5, /wrong password; set KOPIA_PASSWORD \(or KK_ENCRYPTION_PASSWORD\) to the repository's password/);
     expect(await fingerprintFolder(repo)).toEqual(before);
   });

@@ -43,6 +43,28 @@ describe("kopia-backup cancellation", () => {
   });
 });
 
+describe("kopia-backup cancelled while connecting", () => {
+  test("SIGTERM while kopia waits for the storage: exit 4 (cancelled), not 5 (repository unusable)", async () => {
+    // An S3 endpoint that accepts connections and never answers keeps `repository connect` waiting.
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const data = await tempDir();
+      const { env } = await isolatedKopiaEnv();
+      const child = startScript("kopia-backup", ["--path", data, "--repository", `s3://bucket?endpoint=127.0.0.1:${silent.port}&insecure=true`], { ...env, AWS_ACCESS_KEY_ID: "kk-test", AWS_SECRET_ACCESS_KEY: "kk-test-secret" });
+      const output = collect(child);
+      const deadline = Date.now() + 30_000;
+      while ((await processesRunning("repository connect s3")).length === 0 && Date.now() < deadline) await Bun.sleep(20);
+      await Bun.sleep(300);
+      child.kill("SIGTERM");
+      const run = await output;
+      expect(run.exitCode, run.output).toBe(4);
+      expect(run.stderr).toContain("connecting to the repository: cancelled by a signal");
+    } finally {
+      silent.stop(true);
+    }
+  });
+});
+
 async function waitForKopiaSnapshot(data: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {

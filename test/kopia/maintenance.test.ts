@@ -41,6 +41,11 @@ describe("kopia-maintenance (real kopia)", () => {
     const again = await runScript("kopia-maintenance", ["--repository", `filesystem://${repo}`], env);
     expect(again.exitCode, again.output).toBe(0);
     expect(again.output).toContain("quick maintenance finished"); // full was just done, so not due
+
+    // The connection is reused, so kopia meets a changed password only at `maintenance info`.
+    const wrong = await runScript("kopia-maintenance", ["--repository", `filesystem://${repo}`], { ...env, KOPIA_PASSWORD: "not the password" });
+    expect(wrong.exitCode, wrong.output).toBe(5);
+    expect(wrong.stderr).toContain("wrong password; set KOPIA_PASSWORD (or KK_ENCRYPTION_PASSWORD) to the repository's password");
   });
 
   test("custom owner on S3, and an uninitialised repository is refused without creating one", async () => {
