@@ -11,7 +11,7 @@ import { cancelRunningKopia, connectOrCreate } from "../shared/kopia.ts";
 import { declareKopiaOptions, resolveCommonSettings, resolveKopiaContext } from "../shared/kopia-options.ts";
 import { ensureMaintenanceOwner, maintenanceMetrics, parseOwner, readMaintenanceInfo, runMaintenance } from "../shared/maintenance.ts";
 import { publishMetrics } from "../shared/metrics.ts";
-import { flagOrEnv } from "../shared/options.ts";
+import { flagOrEnv, parseBoolean } from "../shared/options.ts";
 
 const cli = createCli("kopia-maintenance");
 const command = cli.command("", "Run Kopia maintenance as the fixed maintenance owner");
@@ -24,7 +24,7 @@ command.action(async (flags: Record<string, unknown>) => {
   const common = resolveCommonSettings(flags);
   const { log } = common;
   const owner = parseOwner(flagOrEnv(flags.owner, "KK_MAINTENANCE_OWNER") ?? "maintenance@kopia-k8s");
-  const forceFull = flags.full === true || flagOrEnv(undefined, "KK_MAINTENANCE_FULL") === "true";
+  const forceFull = flags.full === true || parseBoolean(flagOrEnv(undefined, "KK_MAINTENANCE_FULL"), "KK_MAINTENANCE_FULL");
   const kopia = resolveKopiaContext(flags, owner, log);
 
   let cancelled = false;

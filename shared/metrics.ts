@@ -31,18 +31,19 @@ function formatLabels(labels: Record<string, string>): string {
 
 export function validatePushgatewayUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  try {
-    const url = new URL(value);
-    if (url.protocol === "http:" || url.protocol === "https:") return value.replace(/\/+$/, "");
-  } catch {
-    // fall through
+  const url = URL.parse(value);
+  if (url?.username || url?.password) {
+    throw usageError("--pushgateway-url: the URL must not hold credentials (they would show in logs and in the backup Jobs' env); give the address without user:password@, e.g. http://pushgateway.monitoring:9091");
   }
-  throw usageError(`--pushgateway-url: '${value}' is not an http(s) URL, e.g. http://pushgateway.monitoring:9091`);
+  if (url?.protocol !== "http:" && url?.protocol !== "https:") {
+    throw usageError(`--pushgateway-url: '${value}' is not an http(s) URL, e.g. http://pushgateway.monitoring:9091`);
+  }
+  return value.replace(/\/+$/, "");
 }
 
 /**
- * POST into the group job/<job>/source/<source>: replaces only the metrics pushed now, so a failed
- * run that omits the last-success gauge leaves the previous success time in place.
+ * POST into the group job/<job>/source@base64/<source as base64url>: replaces only the metrics
+ * pushed now, so a failed run that omits the last-success gauge leaves the previous success time in place.
  */
 export async function pushToGateway(gatewayUrl: string, job: string, source: string, samples: Sample[]): Promise<void> {
   const group = `job/${encodeURIComponent(job)}/source@base64/${Buffer.from(source).toString("base64url") || "="}`;

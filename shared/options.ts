@@ -45,6 +45,9 @@ export function parsePositiveInteger(value: string | undefined, field: string): 
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days); 24 days is a round limit below that. */
+const MAX_DURATION_MS = 24 * 24 * 3_600_000;
+
 /** Parses "90s", "15m", "1h30m", "500ms". A unitless number is refused rather than guessed. */
 export function parseDuration(value: string, field: string): number {
   const text = value.trim();
@@ -53,7 +56,11 @@ export function parseDuration(value: string, field: string): number {
   if (parts.length === 0 || consumed !== text) {
     throw usageError(`${field}: '${value}' is not a duration; give a unit, e.g. 30s, 15m or 1h`);
   }
-  return parts.reduce((total, part) => total + Number(part[1]) * DURATION_UNITS_MS[part[2]!]!, 0);
+  const ms = parts.reduce((total, part) => total + Number(part[1]) * DURATION_UNITS_MS[part[2]!]!, 0);
+  if (!(ms > 0 && ms <= MAX_DURATION_MS)) {
+    throw usageError(`${field}: '${value}' is out of range; give more than 0 and at most 24 days (576h), e.g. 30s, 15m or 1h`);
+  }
+  return ms;
 }
 
 export function isAbsolutePath(value: string): boolean {

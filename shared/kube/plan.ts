@@ -1,5 +1,4 @@
 import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from "@kubernetes/client-node";
-import { usageError } from "../exit-codes.ts";
 import { parseDuration } from "../options.ts";
 import { ANNOTATION_BACKUP, LABEL_MANAGED_BY, MANAGED_BY } from "./names.ts";
 
@@ -159,14 +158,7 @@ export function hookFromAnnotations(pod: V1Pod, annotationKey: string, defaultTi
     container: annotations[`${annotationKey}-container`] ?? pod.spec?.containers[0]?.name ?? "",
     containers: (pod.spec?.containers ?? []).map((container) => container.name),
     command,
-    timeoutMs: timeoutText === undefined ? defaultTimeoutMs : parseHookTimeout(timeoutText, where),
+    timeoutMs: timeoutText === undefined ? defaultTimeoutMs : parseDuration(timeoutText, where),
   };
 }
 
-function parseHookTimeout(text: string, where: string): number {
-  try {
-    return parseDuration(text, where);
-  } catch {
-    throw usageError(`${where}: '${text}' is not a duration; give a unit, e.g. 30s or 5m`);
-  }
-}

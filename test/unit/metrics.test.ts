@@ -82,6 +82,16 @@ describe("validatePushgatewayUrl", () => {
   test.each(["ftp://pg:9091", "pushgateway:9091", "", "not a url"])("%p is a usage error naming --pushgateway-url", (value) => {
     expect(usageErrorOf(() => validatePushgatewayUrl(value)).message).toStartWith(`--pushgateway-url: '${value}' is not an http(s) URL`);
   });
+
+  test.each(["https://user:hunter2secret@pg.example:9091", "http://hunter2secret@pg.example", "http://:hunter2secret@pg.example", "ftp://user:hunter2secret@pg"])(
+    "%p holds credentials: refused like a repository URL, without echoing them",
+    (value) => {
+      const { message } = usageErrorOf(() => validatePushgatewayUrl(value));
+      expect(message).toStartWith("--pushgateway-url: the URL must not hold credentials");
+      expect(message).not.toContain("hunter2secret");
+      expect(message.split("\n")).toHaveLength(1);
+    },
+  );
 });
 
 describe("writeMetricsFile", () => {

@@ -25,11 +25,20 @@ describe("parseDuration", () => {
     ["1h", 3_600_000],
     ["1m30s", 90_000],
     ["1.5s", 1_500],
-    ["0s", 0],
     [" 90s ", 90_000],
+    ["1ms", 1],
+    ["576h", 2_073_600_000],
   ])("%p is %p ms", (value, ms) => {
     expect(parseDuration(value, "--timeout")).toBe(ms);
   });
+
+  // setTimeout fires after 1 ms for delays above 2^31-1 ms: 600h would time out at once.
+  test.each(["0s", "0ms", "0h0m", "576h1ms", "577h", "600h", "2147483648ms", "99999999999999999999h"])(
+    "%p is out of range, naming the field and the allowed range",
+    (value) => {
+      expectUsageError(() => parseDuration(value, "--pending-timeout"), `--pending-timeout: '${value}' is out of range`, "more than 0 and at most 24 days (576h)");
+    },
+  );
 
   test.each(["300", "abc", "5 m", "", "30s5", "1d", "-5s", "1h 30m", "m"])("%p is refused naming the field", (value) => {
     expectUsageError(() => parseDuration(value, "--timeout"), "--timeout", `'${value}' is not a duration`);
@@ -50,7 +59,7 @@ describe("parseNonNegativeInteger", () => {
     expect(parseNonNegativeInteger(value, "--keep")).toBe(expected);
   });
 
-  test.each(["-1", "1.5", "abc", "", "1e3", "7x"])("%p is refused naming the field", (value) => {
+  test.each(["-1", "1.5", "abc", "", "1e3", "7x", "0x10", "+7", "0b11"])("%p is refused naming the field", (value) => {
     expectUsageError(() => parseNonNegativeInteger(value, "--keep"), "--keep", `'${value}' is not a whole number`);
   });
 });

@@ -328,6 +328,14 @@ describe("planBackups: hooks", () => {
     expect((error as KkError).message).toContain(`${PRE}-timeout`);
     expect((error as KkError).message).toContain("'300'");
   });
+
+  test("a timeout beyond 24 days is refused as out of range (a timer would fire at once), naming the annotation", () => {
+    const error = thrown(() =>
+      planBackups([pod({ namespace: "db", name: "pg-0", annotations: { [PRE]: "sync", [`${PRE}-timeout`]: "600h" } })], [], [], options()),
+    );
+    expect((error as KkError).exitCode).toBe(2);
+    expect((error as KkError).message).toBe(`pod db/pg-0: annotation ${PRE}-timeout: '600h' is out of range; give more than 0 and at most 24 days (576h), e.g. 30s, 15m or 1h`);
+  });
 });
 
 describe("planBackups: ordering", () => {
