@@ -47,6 +47,25 @@ const STORAGE_SECRET_ENV = [
   "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN", "KOPIA_WEBDAV_USERNAME", "KOPIA_WEBDAV_PASSWORD",
 ];
 
+/**
+ * Backends that read key files (sftp's key and known_hosts, a gcs credentials file) cannot work
+ * in the Jobs: those files exist only where operator-backup runs. Refuse before anything starts.
+ */
+function assertJobsCanReach(repository: Repository): void {
+  const [backend, ...args] = repository.storageArgs;
+  const keyFiles = args.filter((arg) => arg === "--keyfile" || arg === "--known-hosts" || arg === "--credentials-file");
+  if (backend === "sftp" || keyFiles.length > 0) {
+    throw usageError(`--repository: ${backend} needs key files on the machine that runs kopia, and operator-backup cannot hand files to its Jobs yet; run kopia-backup from cron where the files are, or use an s3, b2, azure, webdav${backend === "gcs" ? " or a gcs repository with workload identity (no credentials file)" : ""} repository`);
+  }
+}
+
+/** The password and the storage secrets of this environment, for the per-Job Secret. */
+function credentialsFromEnvironment(): Record<string, string> {
+  const secretData: Record<string, string> = { KOPIA_PASSWORD: resolvePassword() };
+  for (const name of STORAGE_SECRET_ENV) if (process.env[name]) secretData[name] = process.env[name]!;
+  return secretData;
+}
+
 export interface OperatorSettings {
   log: Logger;
   logFormat: LogFormat;
@@ -84,9 +103,10 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   const url = flagOrEnv(flags.repository, "KK_REPOSITORY") ?? repositoryUrlFromSeedEnv(process.env);
   if (!url) throw usageError("--repository: no repository given; set --repository or KK_REPOSITORY, e.g. s3://backups?endpoint=minio:9000");
   const repository = parseRepositoryUrl(url);
-  const password = resolvePassword();
-  const secretData: Record<string, string> = { KOPIA_PASSWORD: password };
-  for (const name of STORAGE_SECRET_ENV) if (process.env[name]) secretData[name] = process.env[name]!;
+  assertJobsCanReach(repository);
+  const userSecretName = flagOrEnv(flags.secret, "KK_SECRET");
+  // With --secret the Jobs read the user's own Secret: this environment needs no credentials.
+  const secretData = userSecretName ? {} : credentialsFromEnvironment();
 
   const runId = flagOrEnv(flags.uuid, "KK_UUID") ?? newRunId();
   if (!isDnsLabel(runId) || runId.length > 36) throw usageError(`--uuid: '${runId}' must be lower-case letters, digits and '-', at most 36 characters`);
@@ -101,7 +121,6 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   if (imagePullPolicy && !["Always", "IfNotPresent", "Never"].includes(imagePullPolicy)) {
     throw usageError(`--image-pull-policy: '${imagePullPolicy}' must be Always, IfNotPresent or Never`);
   }
-  const userSecretName = flagOrEnv(flags.secret, "KK_SECRET");
   const selector = flagOrEnv(flags.selector, "KK_SELECTOR");
   return {
     log,

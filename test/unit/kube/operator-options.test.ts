@@ -145,6 +145,33 @@ describe("resolveOperatorSettings: secret data", () => {
     process.env.KK_ENCRYPTION_PASSWORD = "seed-password";
     expect(resolveOperatorSettings({}).secretData).toEqual({ KOPIA_PASSWORD: "seed-password" });
   });
+
+  test("with --secret the operator needs no password of its own and hands none on", () => {
+    delete process.env.KOPIA_PASSWORD;
+    process.env.AWS_SECRET_ACCESS_KEY = "aws-secret";
+    const settings = resolveOperatorSettings({ secret: "kopia-credentials" });
+    expect(settings.userSecretName).toBe("kopia-credentials");
+    expect(settings.secretData).toEqual({});
+  });
+
+  test("without --secret a missing password is still a usage error", () => {
+    delete process.env.KOPIA_PASSWORD;
+    expectUsageError({}, "password: none given");
+  });
+});
+
+describe("resolveOperatorSettings: repositories whose key files the Jobs cannot have", () => {
+  test.each([
+    ["sftp with a key file", "sftp://backup@nas/srv/kopia?keyfile=/home/me/.ssh/id_ed25519&known-hosts=/home/me/.ssh/known_hosts", "--repository: sftp needs key files"],
+    ["sftp without one", "sftp://backup@nas/srv/kopia", "--repository: sftp needs key files"],
+    ["gcs with a credentials file", "gcs://bucket?credentials-file=/home/me/key.json", "--repository: gcs needs key files"],
+  ])("%s is refused up front", (_, url, message) => {
+    expectUsageError({ repository: url }, message, "run kopia-backup from cron where the files are");
+  });
+
+  test("gcs without a credentials file (workload identity) is accepted", () => {
+    expect(resolveOperatorSettings({ repository: "gcs://bucket/prefix" }).repository.storageArgs[0]).toBe("gcs");
+  });
 });
 
 describe("resolveOperatorSettings: bad input (exit 2, naming the flag)", () => {
