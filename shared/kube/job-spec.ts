@@ -20,6 +20,8 @@ export interface JobSettings {
   logFormat: "text" | "json";
   pushgatewayUrl?: string;
   backoffLimit: number;
+  /** The Job fails once it has run this long (a hung kopia must not block every later run). */
+  activeDeadlineSeconds: number;
 }
 
 export const DATA_MOUNT = "/data";
@@ -46,6 +48,7 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
     metadata: { name, namespace: target.namespace, labels, annotations },
     spec: {
       backoffLimit: settings.backoffLimit,
+      activeDeadlineSeconds: settings.activeDeadlineSeconds,
       template: {
         metadata: { labels, annotations },
         spec: {
@@ -71,6 +74,7 @@ export function buildMaintenanceJob(name: string, namespace: string, settings: J
     metadata: { name, namespace, labels, annotations: settings.annotations },
     spec: {
       backoffLimit: settings.backoffLimit,
+      activeDeadlineSeconds: settings.activeDeadlineSeconds,
       template: {
         metadata: { labels, annotations: settings.annotations },
         spec: {

@@ -29,6 +29,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--job-requests <list>", "Container requests, e.g. cpu=100m,memory=256Mi (env KK_JOB_REQUESTS)")
     .option("--job-limits <list>", "Container limits, e.g. memory=1Gi (env KK_JOB_LIMITS)")
     .option("--backoff-limit <n>", "Retries of a failed backup Job (env KK_BACKOFF_LIMIT) [default: 0]")
+    .option("--job-deadline <duration>", "A backup or maintenance Job still running after this fails (env KK_JOB_DEADLINE) [default: 23h]")
     .option("--no-maintenance", "Do not run kopia-maintenance as a Job after the backups (env KK_MAINTENANCE=false)")
     .option("--maintenance-namespace <ns>", "Namespace of the maintenance Job (env KK_MAINTENANCE_NAMESPACE) [default: this identity's namespace]")
     .option("--dry-run", "Print the plan (hooks, Jobs and their nodes) and change nothing")
@@ -87,6 +88,7 @@ export interface OperatorSettings {
   jobAnnotations: Record<string, string>;
   resources: V1ResourceRequirements;
   backoffLimit: number;
+  jobDeadlineMs: number;
   maintenance: boolean;
   maintenanceNamespace?: string;
   dryRun: boolean;
@@ -147,6 +149,8 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
       ...resourceList(flagOrEnv(flags.jobLimits, "KK_JOB_LIMITS"), "--job-limits", "limits"),
     },
     backoffLimit: parseNonNegativeInteger(flagOrEnv(flags.backoffLimit, "KK_BACKOFF_LIMIT"), "--backoff-limit") ?? 0,
+    // Under a day, so that a daily schedule never finds the previous night's run still going.
+    jobDeadlineMs: parseDuration(flagOrEnv(flags.jobDeadline, "KK_JOB_DEADLINE") ?? "23h", "--job-deadline"),
     maintenance: flags.maintenance !== false && (maintenanceEnv === undefined || parseBoolean(maintenanceEnv, "KK_MAINTENANCE")),
     ...(maintenanceNamespace ? { maintenanceNamespace } : {}),
     dryRun: flags.dryRun === true,
@@ -193,5 +197,6 @@ export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
     logFormat: settings.logFormat,
     ...(settings.pushgatewayUrl ? { pushgatewayUrl: settings.pushgatewayUrl } : {}),
     backoffLimit: settings.backoffLimit,
+    activeDeadlineSeconds: Math.ceil(settings.jobDeadlineMs / 1000),
   };
 }

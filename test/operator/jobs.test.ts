@@ -57,6 +57,17 @@ describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
     expect(await jobsIn(cluster, namespace)).toEqual([]);
   });
 
+  test("a Job still running at --job-deadline is failed by the Job controller, kept, and reported with the reason; exit 7", async () => {
+    const namespace = await cluster.freshNamespace("deadline", { jobPods: "hang" });
+    await cluster.createBoundPvc(namespace, "data");
+    const run = await runOperator(cluster, [namespace], ["--job-deadline", "3s"]);
+    expect(run.exitCode, run.output).toBe(7);
+    expect(run.output).toMatch(/1 of 1 done: .*\/data failed on .*: Job was active longer than specified deadline/);
+    const [job] = await jobsIn(cluster, namespace);
+    expect(job?.spec?.activeDeadlineSeconds).toBe(3);
+    expect(job?.status?.conditions?.find((c) => c.type === "Failed")?.reason).toBe("DeadlineExceeded");
+  });
+
   test("the Job spec holds no secret value, mounts the PVC read-only, and has no service-account token", async () => {
     const namespace = await cluster.freshNamespace("spec", { jobPods: "fail" });
     await cluster.createBoundPvc(namespace, "data");

@@ -16,6 +16,7 @@ const settings = (overrides: Partial<JobSettings> = {}): JobSettings => ({
   backupArgs: ["--tag=cluster:home", "--keep-daily=7"],
   logFormat: "json",
   backoffLimit: 0,
+  activeDeadlineSeconds: 82_800,
   ...overrides,
 });
 
@@ -92,8 +93,9 @@ describe("buildBackupJob: pod and container", () => {
     ]);
   });
 
-  test("no service account token, no service links, restartPolicy Never, backoffLimit passed", () => {
-    const job = buildBackupJob(JOB, target(), settings({ backoffLimit: 2 }));
+  test("no service account token, no service links, restartPolicy Never, backoffLimit and deadline passed", () => {
+    const job = buildBackupJob(JOB, target(), settings({ backoffLimit: 2, activeDeadlineSeconds: 3600 }));
+    expect(job.spec!.activeDeadlineSeconds).toBe(3600);
     expect(podSpec(job).automountServiceAccountToken).toBe(false);
     expect(podSpec(job).enableServiceLinks).toBe(false);
     expect(podSpec(job).restartPolicy).toBe("Never");

@@ -29,6 +29,7 @@ describe("resolveOperatorSettings: defaults", () => {
     expect(settings.maintenance).toBe(true);
     expect(settings.dryRun).toBe(false);
     expect(settings.backoffLimit).toBe(0);
+    expect(settings.jobDeadlineMs).toBe(23 * 3_600_000);
     expect(settings.namespaces).toEqual([]);
     expect(settings.preBackupAnnotation).toBe("kopia-k8s.io/pre-backup");
     expect(settings.postBackupAnnotation).toBe("kopia-k8s.io/post-backup");
@@ -101,8 +102,10 @@ describe("resolveOperatorSettings: flags and environment", () => {
       tag: ["cluster:home", "env:prod"],
       keepDaily: "7",
       backoffLimit: "2",
+      jobDeadline: "90m",
       dryRun: true,
     });
+    expect(settings.jobDeadlineMs).toBe(90 * 60_000);
     expect(settings.jobLabels).toEqual({ team: "platform", tier: "backup" });
     expect(settings.jobAnnotations).toEqual({ "sidecar.istio.io/inject": "false" });
     expect(settings.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } });
