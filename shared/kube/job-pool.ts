@@ -3,6 +3,7 @@ import type { Logger } from "../log.ts";
 import type { BackupSummary } from "../snapshot.ts";
 import { apiErrorMessage, isNotFound, type Kube } from "./client.ts";
 import { buildCredentialsSecret } from "./job-spec.ts";
+import { stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
 
 export type JobResult = "succeeded" | "failed" | "timed-out" | "cancelled";
 
@@ -34,6 +35,9 @@ interface Active {
   job: V1Job;
   startedAt: number;
   pendingTimer: ReturnType<typeof setTimeout>;
+  stuckTimer?: ReturnType<typeof setTimeout>;
+  /** The Job reported a ready pod: nothing to look for while it runs. */
+  ready: boolean;
 }
 
 const keyOf = (job: V1Job) => `${job.metadata!.namespace}/${job.metadata!.name}`;
@@ -61,6 +65,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     active.delete(key);
     finishing++;
     clearTimeout(entry.pendingTimer);
+    clearTimeout(entry.stuckTimer);
     const job = latest ?? entry.job;
     const pod = await newestPod(kube, job).catch(() => undefined);
     const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
@@ -99,8 +104,9 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   const start = async (job: V1Job) => {
     const key = keyOf(job);
     // The slot is taken before the first await, so concurrent fills can never overshoot.
-    const entry: Active = { job, startedAt: Date.now(), pendingTimer: setTimeout(() => void checkPending(key), options.pendingTimeoutMs) };
+    const entry: Active = { job, startedAt: Date.now(), pendingTimer: setTimeout(() => void checkPending(key), options.pendingTimeoutMs), ready: false };
     active.set(key, entry);
+    scheduleStuckCheck(key, entry);
     try {
       entry.job = await kube.batch.createNamespacedJob({ namespace: job.metadata!.namespace!, body: job });
       if (active.get(key) !== entry) {
@@ -127,9 +133,25 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     await finish(key, "timed-out", `pod stayed Pending for ${options.pendingTimeoutMs / 1000}s${why ? `: ${why}` : pod ? "" : " (no pod was created)"}; Job deleted`);
   };
 
+  const scheduleStuckCheck = (key: string, entry: Active) => {
+    entry.stuckTimer = setTimeout(() => void checkStuck(key), stuckCheckDelayMs(options.pendingTimeoutMs));
+  };
+
+  /** A pod that cannot start (wrong image, missing Secret) fails its Job now, not at --pending-timeout. */
+  const checkStuck = async (key: string) => {
+    const entry = active.get(key);
+    if (!entry || entry.ready) return;
+    const reason = stuckReason(await newestPod(kube, entry.job).catch(() => undefined));
+    if (active.get(key) !== entry) return;
+    if (reason) return void finish(key, "failed", `pod cannot start: ${reason}; Job deleted`, undefined, true);
+    scheduleStuckCheck(key, entry);
+  };
+
   const onEvent = (phase: string, job: V1Job) => {
     const key = keyOf(job);
-    if (!active.has(key)) return;
+    const entry = active.get(key);
+    if (!entry) return;
+    if ((job.status?.ready ?? 0) > 0) entry.ready = true;
     if (phase === "DELETED") return void finish(key, "failed", "Job was deleted by someone else", job);
     const conditions = job.status?.conditions ?? [];
     if (conditions.some((c) => c.type === "Complete" && c.status === "True")) return void finish(key, "succeeded", undefined, job);

@@ -221,4 +221,19 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     expect(summary.message).toContain("wrong password; set KOPIA_PASSWORD");
     expect(run.output).toContain("wrong password");
   }, 300_000);
+  test("a Job whose pod cannot start fails in seconds with the kubelet's reason: an image that cannot be pulled, a --secret that does not exist", async () => {
+    const base = ["--image-pull-policy", "Always", "--repository", `filesystem://${repository}`, "--no-maintenance", "--pending-timeout", "20s"];
+    const env = { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD };
+    const pull = await namespaceWithVolume("real-pull");
+    // Nothing listens on 127.0.0.1:1, so containerd's pull is refused at once.
+    const badImage = await runScript("operator-backup", ["--namespace", pull.namespace, "--image", "localhost:1/kk-missing:0", ...base], env);
+    expect(badImage.exitCode, badImage.output).toBe(7);
+    expect(badImage.output).toMatch(/1 of 1 done: .*\/data failed on kk-real: pod cannot start: (ErrImagePull|ImagePullBackOff): .*localhost:1\/kk-missing:0/);
+
+    const secret = await namespaceWithVolume("real-secret");
+    const noSecret = await runScript("operator-backup", ["--namespace", secret.namespace, "--image", KOPIA_IMAGE, "--secret", "kk-missing-secret", ...base.slice(2), "--image-pull-policy", "Never"], env);
+    expect(noSecret.exitCode, noSecret.output).toBe(7);
+    expect(noSecret.output).toMatch(/1 of 1 done: .*\/data failed on kk-real: pod cannot start: CreateContainerConfigError: secret "kk-missing-secret" not found/);
+    expect(await jobsIn(cluster, secret.namespace)).toEqual([]);
+  }, 120_000);
 });

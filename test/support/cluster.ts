@@ -42,8 +42,9 @@ export const EXIT_CODE_ANNOTATION = "kopia-k8s.test/exit-code";
 export const MESSAGE_ANNOTATION = "kopia-k8s.test/termination-message";
 export const RUN_DURATION_ANNOTATION = "kopia-k8s.test/run-duration";
 
-/** succeed/fail: runs, then ends. hang: keeps running. pending: scheduled, never starts. */
-export type PodOutcome = "succeed" | "fail" | "hang" | "pending";
+/** succeed/fail: runs, then ends. hang: keeps running. pending: scheduled, never starts.
+ * image-error: stays Pending, its containers waiting in ErrImagePull. */
+export type PodOutcome = "succeed" | "fail" | "hang" | "pending" | "image-error";
 
 export interface OutcomeOptions {
   /** Exit code of every container when the outcome is "fail" (default 1). */

@@ -1,0 +1,38 @@
+import { describe, expect, test } from "bun:test";
+import type { V1ContainerStateWaiting, V1Pod } from "@kubernetes/client-node";
+import { stuckCheckDelayMs, stuckReason } from "../../../shared/kube/stuck-pod.ts";
+
+const podWaiting = (...waiting: (V1ContainerStateWaiting | undefined)[]): V1Pod => ({
+  status: { phase: "Pending", containerStatuses: waiting.map((state, index) => ({ name: `c${index}`, image: "x", imageID: "", ready: false, restartCount: 0, state: state ? { waiting: state } : { running: {} } })) },
+});
+
+describe("stuckReason", () => {
+  test.each(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"])("%p is stuck, with the kubelet's message", (reason) => {
+    expect(stuckReason(podWaiting({ reason, message: "why exactly" }))).toBe(`${reason}: why exactly`);
+  });
+
+  test("a reason without a message is given alone", () => {
+    expect(stuckReason(podWaiting({ reason: "ImagePullBackOff" }))).toBe("ImagePullBackOff");
+  });
+
+  test.each(["ContainerCreating", "PodInitializing", undefined])("waiting for %p may still end: not stuck", (reason) => {
+    expect(stuckReason(podWaiting(reason ? { reason } : {}))).toBeUndefined();
+  });
+
+  test("any stuck container makes the pod stuck", () => {
+    expect(stuckReason(podWaiting(undefined, { reason: "ErrImagePull", message: "no such image" }))).toBe("ErrImagePull: no such image");
+  });
+
+  test("no pod, or no container status yet: not stuck", () => {
+    expect(stuckReason(undefined)).toBeUndefined();
+    expect(stuckReason({ status: { phase: "Pending" } })).toBeUndefined();
+  });
+});
+
+describe("stuckCheckDelayMs", () => {
+  test("a minute, or half the pending timeout when that is shorter", () => {
+    expect(stuckCheckDelayMs(15 * 60_000)).toBe(60_000);
+    expect(stuckCheckDelayMs(60_000)).toBe(30_000);
+    expect(stuckCheckDelayMs(4_000)).toBe(2_000);
+  });
+});
