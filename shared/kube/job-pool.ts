@@ -72,6 +72,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     const summary = parseSummary(terminated?.message);
     // e.g. DeadlineExceeded: the Job controller says why when the pod had nothing to say.
     const jobFailure = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True")?.message;
+    const why = message ?? failureMessage(result, terminated?.message, summary) ?? jobFailure;
     // The entry already left `active`, so the watch's DELETED event for our own deletion is not
     // mistaken for someone else's.
     if (remove) await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
@@ -80,7 +81,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       result,
       ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
       ...(summary ? { summary } : {}),
-      ...(message ?? failureMessage(result, terminated?.message, summary) ?? jobFailure ? { message: message ?? failureMessage(result, terminated?.message, summary) ?? jobFailure } : {}),
+      ...(why ? { message: why } : {}),
       durationSeconds: Math.round((Date.now() - entry.startedAt) / 100) / 10,
     };
     outcomes.push(outcome);
