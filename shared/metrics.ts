@@ -32,7 +32,8 @@ function formatLabels(labels: Record<string, string>): string {
 export function validatePushgatewayUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const url = URL.parse(value);
-  if (url?.username || url?.password) {
+  // Any '@' counts: without a scheme, "user:pass@host" does not parse as credentials, yet holds them.
+  if (url?.username || url?.password || value.includes("@")) {
     throw usageError("--pushgateway-url: the URL must not hold credentials (they would show in logs and in the backup Jobs' env); give the address without user:password@, e.g. http://pushgateway.monitoring:9091");
   }
   if (url?.protocol !== "http:" && url?.protocol !== "https:") {

@@ -83,7 +83,7 @@ describe("validatePushgatewayUrl", () => {
     expect(usageErrorOf(() => validatePushgatewayUrl(value)).message).toStartWith(`--pushgateway-url: '${value}' is not an http(s) URL`);
   });
 
-  test.each(["https://user:hunter2secret@pg.example:9091", "http://hunter2secret@pg.example", "http://:hunter2secret@pg.example", "ftp://user:hunter2secret@pg"])(
+  test.each(["https://user:hunter2secret@pg.example:9091", "http://hunter2secret@pg.example", "http://:hunter2secret@pg.example", "ftp://user:hunter2secret@pg", "user:hunter2secret@pg.example:9091"])(
     "%p holds credentials: refused like a repository URL, without echoing them",
     (value) => {
       const { message } = usageErrorOf(() => validatePushgatewayUrl(value));
