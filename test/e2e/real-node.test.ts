@@ -146,7 +146,7 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
 
     const watch = await watchJobPods(namespace);
     const run = await operator(namespace);
-    await Bun.sleep(500); // the last pod updates
+    await waitFor("the Job pod's final status", async () => watch.pods()[0]?.status?.phase === "Succeeded", 10_000).catch(() => {});
     watch.stop();
     figures["backup run (s)"] = ((performance.now() - started) / 1000).toFixed(1);
     expect(run.exitCode, `${run.output}\n${node.logs(20)}`).toBe(0);
@@ -169,7 +169,7 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     expect(jobPod.status?.phase).toBe("Succeeded");
     // kopia-backup --summary-file /dev/termination-log: the kubelet read it from the container.
     const summary = JSON.parse(status?.state?.terminated?.message ?? "{}");
-    expect(JSON.stringify(summary)).toContain("success");
+    expect(summary).toMatchObject({ result: "success", exitCode: 0 });
     expect(await jobsIn(cluster, namespace)).toEqual([]); // the succeeded Job is gone
 
     // Restoring the snapshot with kopia on this host gives the volume's files, byte for byte.
@@ -215,12 +215,13 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     expect(pods).toHaveLength(1);
     expect(pods[0]!.spec?.nodeName).toBe(node.name);
     const terminated = pods[0]!.status?.containerStatuses?.[0]?.state?.terminated;
-    expect(terminated?.exitCode).not.toBe(0);
+    expect(terminated?.exitCode).toBe(5); // repository unusable
     const summary = JSON.parse(terminated?.message ?? "{}");
     expect(summary.result).toBe("fatal");
     expect(summary.message).toContain("wrong password; set KOPIA_PASSWORD");
     expect(run.output).toContain("wrong password");
   }, 300_000);
+
   test("a Job whose pod cannot start fails in seconds with the kubelet's reason: an image that cannot be pulled, a --secret that does not exist", async () => {
     const base = ["--image-pull-policy", "Always", "--repository", `filesystem://${repository}`, "--no-maintenance", "--pending-timeout", "20s"];
     const env = { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD };

@@ -37,6 +37,7 @@ describe("kopia-backup cancellation", () => {
     expect(await processesRunning(`snapshot create ${data}`)).toEqual([]);
     const summary = JSON.parse(await Bun.file(summaryFile).text());
     expect(summary.exitCode).toBe(4);
+    expect(summary.source).toBe(`root@cancel-test:${data}`);
     const kopia = await rawKopia(["filesystem", "--path", repo]);
     const complete = (await kopia.snapshots(`${summary.source}`)).filter((snapshot) => !snapshot.incomplete);
     expect(complete).toEqual([]);
@@ -53,7 +54,10 @@ describe("kopia-backup cancelled while connecting", () => {
       const child = startScript("kopia-backup", ["--path", data, "--repository", `s3://bucket?endpoint=127.0.0.1:${silent.port}&insecure=true`], { ...env, AWS_ACCESS_KEY_ID: "kk-test", AWS_SECRET_ACCESS_KEY: "kk-test-secret" });
       const output = collect(child);
       const deadline = Date.now() + 30_000;
-      while ((await processesRunning("repository connect s3")).length === 0 && Date.now() < deadline) await Bun.sleep(20);
+      while ((await processesRunning("repository connect s3")).length === 0) {
+        if (Date.now() > deadline) throw new Error("kopia repository connect never started");
+        await Bun.sleep(20);
+      }
       await Bun.sleep(300);
       child.kill("SIGTERM");
       const run = await output;

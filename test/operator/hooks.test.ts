@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { createAppPod, jobsIn, runOperator, startOperator } from "../support/operator.ts";
+import { createAppPod, jobsIn, observeRuns, runOperator, runOperatorObserved, startOperator } from "../support/operator.ts";
 import { tempDir, waitFor } from "../support/processes.ts";
 import { collect } from "../support/scripts.ts";
 
@@ -37,10 +37,10 @@ describe("pre- and post-backup hooks through pods/exec", () => {
   for (const [name, annotations, error] of failures) {
     test(`${name} aborts the run with exit 6 before any Job exists`, async () => {
       const namespace = await appWithHooks(annotations);
-      const run = await runOperator(cluster, [namespace]);
+      const { run, jobsCreated } = await runOperatorObserved(cluster, [namespace]);
       expect(run.exitCode, run.output).toBe(6);
       expect(run.stderr).toMatch(error);
-      expect(await jobsIn(cluster, namespace)).toEqual([]);
+      expect(jobsCreated).toBe(0);
     });
   }
 
@@ -48,10 +48,10 @@ describe("pre- and post-backup hooks through pods/exec", () => {
     // kwok runs exec on this host, where sh always exists; a shell name no image has stands in for a
     // distroless image. The runtime's "executable file not found" is the same path a kubelet takes.
     const namespace = await appWithHooks({ "kopia-k8s.io/pre-backup": "true" });
-    const run = await runOperator(cluster, [namespace], ["--hook-shell", "kk-no-such-shell"]);
+    const { run, jobsCreated } = await runOperatorObserved(cluster, [namespace], ["--hook-shell", "kk-no-such-shell"]);
     expect(run.exitCode, run.output).toBe(6);
     expect(run.stderr).toContain(`hook in pod ${namespace}/app, container app: the image has no shell (kk-no-such-shell)`);
-    expect(await jobsIn(cluster, namespace)).toEqual([]);
+    expect(jobsCreated).toBe(0);
   });
 
   test("a unitless hook timeout is refused, not defaulted (exit 2)", async () => {
@@ -83,27 +83,35 @@ describe("a run that stops early still runs the post-backup hooks of the pods it
     // Pre-backup hooks run in pod order: a-app first (succeeds), then b-app (fails).
     await createAppPod(cluster, namespace, "a-app", ["data-a"], { annotations: { "kopia-k8s.io/pre-backup": "true", "kopia-k8s.io/post-backup": `touch ${markers}/a-post` } });
     await createAppPod(cluster, namespace, "b-app", ["data-b"], { annotations: { "kopia-k8s.io/pre-backup": "exit 3", "kopia-k8s.io/post-backup": `touch ${markers}/b-post` } });
-    const run = await runOperator(cluster, [namespace]);
+    const { run, jobsCreated } = await runOperatorObserved(cluster, [namespace]);
     expect(run.exitCode, run.output).toBe(6);
     expect(run.output).toContain("running the post-backup hooks of 2 pod(s) whose pre-backup hook ran");
     expect(await Bun.file(`${markers}/a-post`).exists()).toBe(true);
     expect(await Bun.file(`${markers}/b-post`).exists()).toBe(true); // its pre hook may have half-run
-    expect(await jobsIn(cluster, namespace)).toEqual([]);
+    expect(jobsCreated).toBe(0);
   });
 
   test("SIGTERM during a pre-backup hook: no Job starts, the hooked pod's post-backup hook runs, exit 143", async () => {
     const markers = await tempDir();
     const namespace = await cluster.freshNamespace("sig-hook");
     await cluster.createBoundPvc(namespace, "data");
-    await createAppPod(cluster, namespace, "app", ["data"], { annotations: { "kopia-k8s.io/pre-backup": `touch ${markers}/pre; sleep 2`, "kopia-k8s.io/post-backup": `touch ${markers}/post` } });
-    const child = await startOperator(cluster, [namespace]);
+    // The hook holds until the test has sent the signal, so the signal surely lands during it.
+    const hook = `touch ${markers}/pre; while [ ! -e ${markers}/go ]; do sleep 0.1; done`;
+    await createAppPod(cluster, namespace, "app", ["data"], { annotations: { "kopia-k8s.io/pre-backup": hook, "kopia-k8s.io/post-backup": `touch ${markers}/post` } });
+    const observed = await observeRuns(cluster, [namespace]);
+    const child = await startOperator(cluster, [namespace], ["--log-format", "json"]); // one ordered stream
     const output = collect(child);
     await waitFor("the pre-backup hook to start", () => Bun.file(`${markers}/pre`).exists(), 30_000);
     child.kill("SIGTERM");
+    await Bun.sleep(300);
+    await Bun.write(`${markers}/go`, "");
     const run = await output;
+    observed.stop();
     expect(run.exitCode, run.output).toBe(143);
+    expect(run.stdout.indexOf("SIGTERM received")).toBeGreaterThan(-1);
+    expect(run.stdout.indexOf("SIGTERM received")).toBeLessThan(run.stdout.indexOf(`pre-backup hook in ${namespace}/app succeeded`));
     expect(await Bun.file(`${markers}/post`).exists()).toBe(true);
-    expect(await jobsIn(cluster, namespace)).toEqual([]);
+    expect(observed.jobs.size).toBe(0);
   });
 
   test("SIGTERM with Jobs still queued: every pod's post-backup hook runs, queued ones included", async () => {

@@ -21,6 +21,17 @@ export async function runOperator(cluster: TestCluster, namespaces: string[], ex
   return runScript("operator-backup", await operatorArgs(namespaces, extra), operatorEnv(cluster, env));
 }
 
+/**
+ * Runs operator-backup while watching for Jobs: `jobsCreated` counts every Job it made in these
+ * namespaces, also those it deleted again (an empty namespace afterwards proves nothing).
+ */
+export async function runOperatorObserved(cluster: TestCluster, namespaces: string[], extra: string[] = [], env: Record<string, string | undefined> = {}) {
+  const observed = await observeRuns(cluster, namespaces);
+  const run = await runOperator(cluster, namespaces, extra, env);
+  observed.stop();
+  return { run, jobsCreated: observed.jobs.size };
+}
+
 export async function startOperator(cluster: TestCluster, namespaces: string[], extra: string[] = [], env: Record<string, string | undefined> = {}) {
   return startScript("operator-backup", await operatorArgs(namespaces, extra), operatorEnv(cluster, env));
 }

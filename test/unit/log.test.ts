@@ -92,12 +92,22 @@ if (symbols.fcntl(1, F_SETFL, symbols.fcntl(1, F_GETFL, 0) | O_NONBLOCK) !== 0) 
     const script = `import { dlopen, FFIType } from "bun:ffi";
 import { writeLine } from ${JSON.stringify(logModule)};
 ${makeNonBlocking}
+writeLine(2, "ready");
 writeLine(1, "x".repeat(4 * 1024 * 1024));
 writeLine(1, "end");`;
     const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
-    await Bun.sleep(300); // the pipe (64 KiB) fills long before anyone reads
-    const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-    expect(stderr).toBe("");
+    // Wait until the child is about to write, then let it fill the pipe (64 KiB) before reading.
+    const stderrReader = child.stderr.getReader();
+    const decoder = new TextDecoder();
+    let stderr = "";
+    for (let chunk = await stderrReader.read(); !chunk.done; chunk = await stderrReader.read()) {
+      stderr += decoder.decode(chunk.value);
+      if (stderr.includes("ready\n")) break;
+    }
+    await Bun.sleep(300);
+    const [stdout, exitCode] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    for (let chunk = await stderrReader.read(); !chunk.done; chunk = await stderrReader.read()) stderr += decoder.decode(chunk.value);
+    expect(stderr).toBe("ready\n");
     expect(exitCode).toBe(0);
     expect(stdout.length).toBe(4 * 1024 * 1024 + "\nend\n".length);
     expect(stdout.endsWith("x\nend\n")).toBe(true);

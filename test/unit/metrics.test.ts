@@ -61,8 +61,8 @@ describe("parseExposition", () => {
     expect(parseExposition("# some comment\n\nkk_z{a=\"b\"} 3\n")).toEqual([{ name: "kk_z", help: "", labels: { a: "b" }, value: 3 }]);
   });
 
-  // BUG: unescaping replaces \n before \\, so a backslash followed by "n" (e.g. C:\new) comes back
-  // as a backslash plus a real newline.
+  // Regression: unescaping replaced \n before \\, so a backslash followed by "n" (e.g. C:\new) came
+  // back as a backslash plus a real newline.
   test("round-trips a label holding a backslash followed by n", () => {
     const samples = [gauge("kk_p", { source: "C:\\new" }, 1)];
     expect(parseExposition(toExposition(samples))).toEqual(samples);
@@ -167,8 +167,8 @@ describe("writeMetricsFile", () => {
     expect(await readFile(path, "utf8")).toBe(toExposition(samples));
   });
 
-  // BUG (same root cause as the parseExposition one): the corrupted carried-over series no longer
-  // matches the produced one, so every run appends another line.
+  // Regression (same root cause as the parseExposition one): the corrupted carried-over series no
+  // longer matched the produced one, so every run appended another line.
   test("rewriting a series whose label holds a backslash followed by n does not duplicate it", async () => {
     const { path } = await tempFile();
     const samples = [gauge("kk_success", { source: "C:\\new" }, 1)];

@@ -133,7 +133,7 @@ describe("parseRepositoryUrl: errors (exit 2, naming --repository)", () => {
   test("sftp without path", () => expectUsageError("sftp://backup@nas", "needs user, host and path"));
   test("sftp without user", () => expectUsageError("sftp://nas/srv/kopia", "needs user, host and path"));
 
-  // BUG: filesystem://// decodes to path "//", passes the "/" check, and becomes --path "".
+  // Regression: filesystem://// decoded to path "//", passed the "/" check, and became --path "".
   test("filesystem://// (root with extra slashes) is refused", () =>
     expectUsageError("filesystem:////", "needs an absolute folder"));
 });

@@ -84,15 +84,15 @@ describe("describeHookFailure", () => {
     expect(describeHookFailure(other, kubeletFailure("1"), "")).toStartWith("hook in pod web/nginx-7, container sidecar: exited with code 1");
   });
 
-  // BUG: NO_SHELL in shared/kube/hooks.ts matches "sh: not found" anywhere in stderr, so a shell
-  // that exists but cannot find a script ending in ".sh" (or a missing "bash") is reported as
-  // "the image has no shell". Expected: the exit code (127) and the stderr line.
-  test("a missing script named *.sh is not mistaken for a missing shell (known bug)", () => {
+  // Regression: the no-shell check matched "sh: not found" anywhere in stderr, so a shell that
+  // exists but cannot find a script ending in ".sh" (or a missing "bash") was reported as "the
+  // image has no shell". Expected: the exit code (127) and the stderr line.
+  test("a missing script named *.sh is not mistaken for a missing shell", () => {
     const text = describeHookFailure(hook, kubeletFailure("127"), "\nsh: 1: /scripts/flush.sh: not found\n");
     expect(text).toBe(`${WHERE}: exited with code 127 (sh: 1: /scripts/flush.sh: not found)`);
   });
 
-  test("a missing bash in an image with sh is not mistaken for a missing shell (known bug)", () => {
+  test("a missing bash in an image with sh is not mistaken for a missing shell", () => {
     const text = describeHookFailure(hook, kubeletFailure("127"), "\nsh: bash: not found\n");
     expect(text).toBe(`${WHERE}: exited with code 127 (sh: bash: not found)`);
   });

@@ -119,7 +119,6 @@ describe("buildBackupJob: pod and container", () => {
       expect(variable.valueFrom).toBeUndefined();
     }
     expect(container.envFrom).toEqual([{ secretRef: { name: JOB } }]);
-    expect(JSON.stringify(job)).not.toContain(PASSWORD);
     expect(JSON.stringify(job)).not.toContain("KOPIA_PASSWORD");
   });
 
