@@ -7,6 +7,8 @@ export interface JobSettings {
   runId: string;
   image: string;
   imagePullPolicy?: string;
+  /** Secrets for a private registry, each in every namespace the Jobs run in. */
+  imagePullSecrets: string[];
   repositoryUrl: string;
   /** A filesystem repository's folder: mounted from the node (hostPath, must exist there). */
   repositoryHostPath?: string;
@@ -55,6 +57,7 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
           restartPolicy: "Never",
           automountServiceAccountToken: false,
           enableServiceLinks: false,
+          ...pullSecrets(settings),
           ...placement(target),
           ...(target.tolerations.length ? { tolerations: target.tolerations } : {}),
           containers: [container("kopia-backup", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }])],
@@ -81,6 +84,7 @@ export function buildMaintenanceJob(name: string, namespace: string, settings: J
           restartPolicy: "Never",
           automountServiceAccountToken: false,
           enableServiceLinks: false,
+          ...pullSecrets(settings),
           containers: [container("kopia-maintenance", name, [], settings, [])],
           volumes: stateVolumes(settings),
         },
@@ -143,6 +147,9 @@ function container(command: string, jobName: string, args: string[], settings: J
     ],
   };
 }
+
+const pullSecrets = (settings: JobSettings) =>
+  settings.imagePullSecrets.length ? { imagePullSecrets: settings.imagePullSecrets.map((name) => ({ name })) } : {};
 
 function stateVolumes(settings: JobSettings): V1Volume[] {
   return [

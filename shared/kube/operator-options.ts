@@ -24,6 +24,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--image <image>", "Image with kopia-backup and kopia (env KK_IMAGE) [default: kopia-k8s:0.1.0]")
     .option("--image-pull-policy <policy>", "Always, IfNotPresent or Never (env KK_IMAGE_PULL_POLICY)")
     .option("--secret <name>", "Use this existing Secret (in every PVC's namespace) instead of a per-Job Secret (env KK_SECRET)")
+    .option("--image-pull-secret <name>", "Secret for a private registry, in every PVC's namespace; repeatable (env KK_IMAGE_PULL_SECRETS, comma-separated)")
     .option("--job-label <key=value>", "Extra label on Jobs and their pods; repeatable (env KK_JOB_LABELS)")
     .option("--job-annotation <key=value>", "Extra annotation on Jobs and their pods, e.g. sidecar.istio.io/inject=false; repeatable (env KK_JOB_ANNOTATIONS)")
     .option("--job-requests <list>", "Container requests, e.g. cpu=100m,memory=256Mi (env KK_JOB_REQUESTS)")
@@ -60,6 +61,16 @@ function assertJobsCanReach(repository: Repository): void {
   }
 }
 
+function imagePullSecrets(values: string[]): string[] {
+  const names = values.flatMap((value) => value.split(",")).map((name) => name.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
+      throw usageError(`--image-pull-secret: '${name}' is not a Secret name (lower-case letters, digits, '-' and '.')`);
+    }
+  }
+  return names;
+}
+
 /** The password and the storage secrets of this environment, for the per-Job Secret. */
 function credentialsFromEnvironment(): Record<string, string> {
   const secretData: Record<string, string> = { KOPIA_PASSWORD: resolvePassword() };
@@ -83,6 +94,7 @@ export interface OperatorSettings {
   jobPrefix: string;
   image: string;
   imagePullPolicy?: string;
+  imagePullSecrets: string[];
   userSecretName?: string;
   jobLabels: Record<string, string>;
   jobAnnotations: Record<string, string>;
@@ -141,6 +153,7 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     jobPrefix,
     image: flagOrEnv(flags.image, "KK_IMAGE") ?? "kopia-k8s:0.1.0",
     ...(imagePullPolicy ? { imagePullPolicy } : {}),
+    imagePullSecrets: imagePullSecrets(listFlagOrEnv(flags.imagePullSecret, "KK_IMAGE_PULL_SECRETS")),
     ...(userSecretName ? { userSecretName } : {}),
     jobLabels: keyValues(listFlagOrEnv(flags.jobLabel, "KK_JOB_LABELS"), "--job-label"),
     jobAnnotations: keyValues(listFlagOrEnv(flags.jobAnnotation, "KK_JOB_ANNOTATIONS"), "--job-annotation"),
@@ -187,6 +200,7 @@ export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
     runId: settings.runId,
     image: settings.image,
     ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+    imagePullSecrets: settings.imagePullSecrets,
     repositoryUrl: settings.repository.url,
     ...(storageType === "filesystem" ? { repositoryHostPath: repositoryPath! } : {}),
     ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),

@@ -79,11 +79,11 @@ describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
     expect(job?.status?.conditions?.find((c) => c.type === "Failed")?.reason).toBe("DeadlineExceeded");
   });
 
-  test("the Job spec holds no secret value, mounts the PVC read-only, and has no service-account token", async () => {
+  test("the Job spec holds no secret value, mounts the PVC read-only, has no service-account token, names the pull secret", async () => {
     const namespace = await cluster.freshNamespace("spec", { jobPods: "fail" });
     await cluster.createBoundPvc(namespace, "data");
     const secretKey = "s3-secret-that-must-not-leak";
-    const run = await runOperator(cluster, [namespace], [], { AWS_ACCESS_KEY_ID: "AKIATEST", AWS_SECRET_ACCESS_KEY: secretKey });
+    const run = await runOperator(cluster, [namespace], ["--image-pull-secret", "registry-lan"], { AWS_ACCESS_KEY_ID: "AKIATEST", AWS_SECRET_ACCESS_KEY: secretKey });
     expect(run.exitCode, run.output).toBe(7);
     const [job] = await jobsIn(cluster, namespace);
     const spec = JSON.stringify(job);
@@ -91,6 +91,8 @@ describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
     expect(spec).not.toContain(secretKey);
     const pod = job!.spec!.template.spec!;
     expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.imagePullSecrets).toEqual([{ name: "registry-lan" }]);
+    expect((await cluster.podsOfJob(namespace, job!.metadata!.name!))[0]?.spec?.imagePullSecrets).toEqual([{ name: "registry-lan" }]);
     expect(pod.volumes!.find((v) => v.name === "data")!.persistentVolumeClaim!.readOnly).toBe(true);
     expect(pod.containers[0]!.volumeMounts!.find((m) => m.name === "data")!.readOnly).toBe(true);
     expect(pod.containers[0]!.envFrom).toEqual([{ secretRef: { name: job!.metadata!.name! } }]);

@@ -17,6 +17,7 @@ const settings = (overrides: Partial<JobSettings> = {}): JobSettings => ({
   logFormat: "json",
   backoffLimit: 0,
   activeDeadlineSeconds: 82_800,
+  imagePullSecrets: [],
   ...overrides,
 });
 
@@ -145,6 +146,13 @@ describe("buildBackupJob: pod and container", () => {
       "--tag=cluster:home", "--keep-daily=7",
     ]);
     expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
+  });
+
+  test("image pull secrets reach backup and maintenance pods; none, no field", () => {
+    const withSecrets = settings({ imagePullSecrets: ["registry-lan", "mirror"] });
+    expect(podSpec(buildBackupJob(JOB, target(), withSecrets)).imagePullSecrets).toEqual([{ name: "registry-lan" }, { name: "mirror" }]);
+    expect(podSpec(buildMaintenanceJob("m", "kopia", withSecrets)).imagePullSecrets).toEqual([{ name: "registry-lan" }, { name: "mirror" }]);
+    expect(podSpec(buildBackupJob(JOB, target(), settings())).imagePullSecrets).toBeUndefined();
   });
 
   test("image, pull policy and resources are passed", () => {

@@ -87,6 +87,14 @@ describe("resolveOperatorSettings: flags and environment", () => {
     expect(settings.selector).toBe("app=db");
   });
 
+  test("image pull secrets: repeated flags, or comma-separated in KK_IMAGE_PULL_SECRETS; none by default", () => {
+    expect(resolveOperatorSettings({}).imagePullSecrets).toEqual([]);
+    expect(resolveOperatorSettings({ imagePullSecret: ["registry-lan", "mirror.example"] }).imagePullSecrets).toEqual(["registry-lan", "mirror.example"]);
+    process.env.KK_IMAGE_PULL_SECRETS = "registry-lan, mirror";
+    expect(resolveOperatorSettings({}).imagePullSecrets).toEqual(["registry-lan", "mirror"]);
+    expectUsageError({ imagePullSecret: "Registry_Lan" }, "--image-pull-secret: 'Registry_Lan' is not a Secret name");
+  });
+
   test("repeated and comma-separated --namespace flags", () => {
     expect(resolveOperatorSettings({ namespace: ["apps", "db,web"] }).namespaces).toEqual(["apps", "db", "web"]);
     expect(resolveOperatorSettings({ namespace: "single" }).namespaces).toEqual(["single"]);
