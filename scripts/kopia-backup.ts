@@ -8,7 +8,7 @@
 import { applyRetention, backupMetrics, createSnapshot, failedRunMetrics, failedSummary, reportBackup, resolveBackupSettings, RETENTION_KEYS, writeSummaryFile } from "../shared/backup.ts";
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
-import { cancelRunningKopia, connectOrCreate, sourceName } from "../shared/kopia.ts";
+import { cancelRunningKopia, connectOrCreate, kopiaCancelRequested, sourceName } from "../shared/kopia.ts";
 import { declareKopiaOptions, machineIdentity, resolveCommonSettings, resolveIdentity, resolveKopiaContext } from "../shared/kopia-options.ts";
 import { publishMetrics, type Sample } from "../shared/metrics.ts";
 import type { BackupSummary } from "../shared/snapshot.ts";
@@ -36,15 +36,13 @@ command.action(async (flags: Record<string, unknown>) => {
   const kopia = resolveKopiaContext(flags, identity, log);
   const source = sourceName(identity, settings.sourcePath);
 
-  let cancelled = false;
   const cancel = (signal: NodeJS.Signals) => {
     log.warn(`${signal} received: cancelling the snapshot (kopia saves what it has as incomplete)`);
-    cancelled = true;
     cancelRunningKopia(signal);
   };
   process.on("SIGTERM", cancel).on("SIGINT", cancel);
   const stopIfCancelled = () => {
-    if (cancelled) throw new KkError("cancelled before the snapshot started; nothing was saved", ExitCode.incomplete);
+    if (kopiaCancelRequested()) throw new KkError("cancelled before the snapshot started; nothing was saved", ExitCode.incomplete);
   };
 
   log.info(`backing up ${settings.path} as ${source} into ${kopia.repository.url}`);

@@ -7,7 +7,7 @@
  */
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
-import { cancelRunningKopia, connectOrCreate } from "../shared/kopia.ts";
+import { cancelRunningKopia, connectOrCreate, kopiaCancelRequested } from "../shared/kopia.ts";
 import { declareKopiaOptions, resolveCommonSettings, resolveKopiaContext } from "../shared/kopia-options.ts";
 import { ensureMaintenanceOwner, maintenanceMetrics, parseOwner, readMaintenanceInfo, runMaintenance } from "../shared/maintenance.ts";
 import { publishMetrics } from "../shared/metrics.ts";
@@ -27,10 +27,8 @@ command.action(async (flags: Record<string, unknown>) => {
   const forceFull = flags.full === true || parseBoolean(flagOrEnv(undefined, "KK_MAINTENANCE_FULL"), "KK_MAINTENANCE_FULL");
   const kopia = resolveKopiaContext(flags, owner, log);
 
-  let cancelled = false;
   const cancel = (signal: NodeJS.Signals) => {
     log.warn(`${signal} received: stopping maintenance`);
-    cancelled = true;
     cancelRunningKopia(signal);
   };
   process.on("SIGTERM", cancel).on("SIGINT", cancel);
@@ -42,7 +40,7 @@ command.action(async (flags: Record<string, unknown>) => {
   log.info(`running ${full ? "full" : "quick"} maintenance of ${kopia.repository.url} as ${kopia.username}@${kopia.hostname}`);
 
   const outcome = await runMaintenance(kopia, full);
-  if (cancelled && !outcome.ok) throw new KkError(`${outcome.kind} maintenance cancelled`, ExitCode.incomplete);
+  if (kopiaCancelRequested() && !outcome.ok) throw new KkError(`${outcome.kind} maintenance cancelled`, ExitCode.incomplete);
   await publishMetrics(common, "kopia_k8s_maintenance", kopia.repository.url, maintenanceMetrics(outcome), (message) => log.warn(message));
   if (!outcome.ok) throw new KkError(`${outcome.kind} maintenance failed after ${outcome.durationSeconds}s: ${outcome.error}`, ExitCode.failed);
   log.success(`${outcome.kind} maintenance finished in ${outcome.durationSeconds}s`, { ...outcome });

@@ -62,6 +62,9 @@ export async function runKopia(
 }
 
 /** Forwards a cancel signal to the kopia process that is running, if any. */
+/** Whether a cancel was asked for: every later kopia failure is then reported as cancelled. */
+export const kopiaCancelRequested = () => cancelRequested;
+
 export function cancelRunningKopia(signal: NodeJS.Signals = "SIGTERM"): boolean {
   cancelRequested = true;
   if (!running) return false;
