@@ -18,8 +18,12 @@ export function listFlagOrEnv(flag: unknown, envName: string): string[] {
   if (Array.isArray(flag)) return flag.map(String);
   if (flag !== undefined && flag !== null && flag !== "") return [String(flag)];
   const value = process.env[envName];
-  return value ? value.split(",").map((item) => item.trim()).filter(Boolean) : [];
+  return value ? commaSeparated([value]) : [];
 }
+
+/** Each value split at commas, trimmed, empty items dropped: "a, b" and ["a", "b,c"] both work. */
+export const commaSeparated = (values: string[]): string[] =>
+  values.flatMap((value) => value.split(",")).map((item) => item.trim()).filter(Boolean);
 
 export function parseBoolean(value: string | undefined, field: string): boolean {
   if (value === undefined) return false;

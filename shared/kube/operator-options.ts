@@ -3,7 +3,7 @@ import type { V1ResourceRequirements } from "@kubernetes/client-node";
 import { usageError } from "../exit-codes.ts";
 import { resolveCommonSettings, resolvePassword } from "../kopia-options.ts";
 import type { LogFormat, Logger } from "../log.ts";
-import { flagOrEnv, listFlagOrEnv, parseBoolean, parseDuration, parsePositiveInteger, parseNonNegativeInteger } from "../options.ts";
+import { commaSeparated, flagOrEnv, listFlagOrEnv, parseBoolean, parseDuration, parsePositiveInteger, parseNonNegativeInteger } from "../options.ts";
 import { parseRepositoryUrl, repositoryUrlFromSeedEnv, type Repository } from "../repository.ts";
 import { backupFlags, RETENTION_KEYS, resolveRetention, resolveTags } from "../backup.ts";
 import type { JobSettings } from "./job-spec.ts";
@@ -62,7 +62,7 @@ function assertJobsCanReach(repository: Repository): void {
 }
 
 function imagePullSecrets(values: string[]): string[] {
-  const names = values.flatMap((value) => value.split(",")).map((name) => name.trim()).filter(Boolean);
+  const names = commaSeparated(values);
   for (const name of names) {
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
       throw usageError(`--image-pull-secret: '${name}' is not a Secret name (lower-case letters, digits, '-' and '.')`);
@@ -139,7 +139,7 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   return {
     log,
     logFormat,
-    namespaces: listFlagOrEnv(flags.namespace, "KK_NAMESPACES").flatMap((item) => item.split(",")).map((item) => item.trim()).filter(Boolean),
+    namespaces: commaSeparated(listFlagOrEnv(flags.namespace, "KK_NAMESPACES")),
     ...(selector ? { selector } : {}),
     preBackupAnnotation: flagOrEnv(flags.preBackupAnnotation, "KK_PRE_BACKUP_ANNOTATION") ?? "kopia-k8s.io/pre-backup",
     postBackupAnnotation: flagOrEnv(flags.postBackupAnnotation, "KK_POST_BACKUP_ANNOTATION") ?? "kopia-k8s.io/post-backup",
