@@ -11,6 +11,7 @@ import { ExitCode, KkError } from "../shared/exit-codes.ts";
 import { cancelRunningKopia, connectOrCreate, kopiaCancelRequested, sourceName } from "../shared/kopia.ts";
 import { declareKopiaOptions, machineIdentity, resolveCommonSettings, resolveIdentity, resolveKopiaContext } from "../shared/kopia-options.ts";
 import { publishMetrics, type Sample } from "../shared/metrics.ts";
+import { flagOrEnv, parseBoolean } from "../shared/options.ts";
 import type { BackupSummary } from "../shared/snapshot.ts";
 
 const cli = createCli("kopia-backup");
@@ -25,7 +26,9 @@ command
 for (const unit of RETENTION_KEYS) {
   command.option(`--keep-${unit} <n>`, `Retention: keep ${unit} snapshots (env KK_KEEP_${unit.toUpperCase()})`);
 }
-command.option("--summary-file <file>", "Write the JSON summary here, e.g. /dev/termination-log (env KK_SUMMARY_FILE)");
+command
+  .option("--summary-file <file>", "Write the JSON summary here, e.g. /dev/termination-log (env KK_SUMMARY_FILE)")
+  .option("--no-create", "Never create the repository; fail when the storage is empty (env KK_CREATE=false; operator-backup's Jobs use it)");
 declareKopiaOptions(command);
 
 command.action(async (flags: Record<string, unknown>) => {
@@ -35,6 +38,8 @@ command.action(async (flags: Record<string, unknown>) => {
   const identity = resolveIdentity(flags, machineIdentity());
   const kopia = resolveKopiaContext(flags, identity, log);
   const source = sourceName(identity, settings.sourcePath);
+  const createEnv = flagOrEnv(undefined, "KK_CREATE");
+  const allowCreate = flags.create !== false && (createEnv === undefined || parseBoolean(createEnv, "KK_CREATE"));
 
   const cancel = (signal: NodeJS.Signals) => {
     log.warn(`${signal} received: cancelling the snapshot (kopia saves what it has as incomplete)`);
@@ -50,7 +55,7 @@ command.action(async (flags: Record<string, unknown>) => {
   const startedAt = new Date();
   let summary: BackupSummary;
   try {
-    const connection = await connectOrCreate(kopia, { allowCreate: true });
+    const connection = await connectOrCreate(kopia, { allowCreate });
     if (connection !== "reused") log.info(`repository ${connection}: ${kopia.repository.url}`);
     stopIfCancelled();
     await applyRetention(kopia, source, settings.retention);

@@ -17,7 +17,8 @@ const cli = createCli("kopia-maintenance");
 const command = cli.command("", "Run Kopia maintenance as the fixed maintenance owner");
 command
   .option("--owner <user@host>", "Maintenance owner identity (env KK_MAINTENANCE_OWNER) [default: maintenance@kopia-k8s]")
-  .option("--full", "Run full maintenance even if it is not due (env KK_MAINTENANCE_FULL)");
+  .option("--full", "Run full maintenance even if it is not due (env KK_MAINTENANCE_FULL)")
+  .option("--init", "Only make sure the repository exists: connect, or create it when the storage is empty, and run no maintenance (env KK_MAINTENANCE_INIT; operator-backup's first Job)");
 declareKopiaOptions(command);
 
 command.action(async (flags: Record<string, unknown>) => {
@@ -25,6 +26,7 @@ command.action(async (flags: Record<string, unknown>) => {
   const { log } = common;
   const owner = parseOwner(flagOrEnv(flags.owner, "KK_MAINTENANCE_OWNER") ?? "maintenance@kopia-k8s");
   const forceFull = flags.full === true || parseBoolean(flagOrEnv(undefined, "KK_MAINTENANCE_FULL"), "KK_MAINTENANCE_FULL");
+  const initOnly = flags.init === true || parseBoolean(flagOrEnv(undefined, "KK_MAINTENANCE_INIT"), "KK_MAINTENANCE_INIT");
   const kopia = resolveKopiaContext(flags, owner, log);
 
   const cancel = (signal: NodeJS.Signals) => {
@@ -33,7 +35,11 @@ command.action(async (flags: Record<string, unknown>) => {
   };
   process.on("SIGTERM", cancel).on("SIGINT", cancel);
 
-  await connectOrCreate(kopia, { allowCreate: false });
+  const connection = await connectOrCreate(kopia, { allowCreate: initOnly });
+  if (initOnly) {
+    log.success(`repository ${connection === "created" ? "created" : "ready"}: ${kopia.repository.url}`);
+    return ExitCode.ok;
+  }
   const info = await readMaintenanceInfo(kopia);
   await ensureMaintenanceOwner(kopia, info.owner);
   const full = forceFull || info.fullDue;

@@ -12,7 +12,7 @@ import { connectKube } from "../shared/kube/client.ts";
 import { runHook } from "../shared/kube/hooks.ts";
 import { createJobPool, type JobOutcome } from "../shared/kube/job-pool.ts";
 import { buildBackupJob } from "../shared/kube/job-spec.ts";
-import { maintenanceJobPool } from "../shared/kube/maintenance-job.ts";
+import { repositoryJobPool } from "../shared/kube/repository-job.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
 import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
 import { describePlan, discover } from "../shared/kube/discovery.ts";
@@ -48,6 +48,22 @@ command.action(async (flags: Record<string, unknown>) => {
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
   const signalExit = () => exitCodeOf(signal!);
   const runPostHook = (hook: HookPlan) => runHook(kube.config, hook, log, "post-backup", settings.hookShell);
+  const jobSettings = jobSettingsFrom(settings);
+  const runnable = plan.targets.filter((target) => !target.problem);
+
+  // The repository is connected to, or created on empty storage, by one Job before any hook or
+  // backup: backup Jobs never create it (Jobs starting together would each write one), and a wrong
+  // password or unreachable storage stops the run before any app is frozen.
+  if (runnable.length > 0) {
+    const firstPinned = runnable.find((target) => target.node);
+    const init = repositoryJobPool(kube, settings, jobSettings, "init", firstPinned ? { node: firstPinned.node, tolerations: firstPinned.tolerations } : {});
+    cancelPool = () => init.cancel();
+    const outcome = await init.run();
+    if (signal) return signalExit();
+    if (outcome?.result !== "succeeded") {
+      throw new KkError(`the repository could not be opened or created, so no backup started: ${outcome?.message ?? outcome?.result ?? "no outcome"}`, ExitCode.repository);
+    }
+  }
 
   // A pod whose pre-backup hook ran (say, it froze writes) gets its post-backup hook even when the
   // run stops before its backup: a failed hook elsewhere or a signal must not leave it frozen.
@@ -67,8 +83,6 @@ command.action(async (flags: Record<string, unknown>) => {
     return signalExit();
   }
 
-  const jobSettings = jobSettingsFrom(settings);
-  const runnable = plan.targets.filter((target) => !target.problem);
   const jobs = runnable.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
   const postHooks = new PostHookQueue(plan.postHooks, runnable, runPostHook, log);
 
@@ -99,7 +113,7 @@ command.action(async (flags: Record<string, unknown>) => {
 
   let maintenanceOutcome: JobOutcome | undefined;
   if (settings.maintenance && !signal && jobs.length > 0) {
-    const maintenance = maintenanceJobPool(kube, settings, jobSettings);
+    const maintenance = repositoryJobPool(kube, settings, jobSettings, "maintenance");
     cancelPool = () => maintenance.cancel();
     maintenanceOutcome = await maintenance.run();
   }

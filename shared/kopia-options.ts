@@ -6,15 +6,15 @@ import type { KopiaContext } from "./kopia.ts";
 import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type LogFormat, type Logger } from "./log.ts";
 import { validatePushgatewayUrl } from "./metrics.ts";
 import { flagOrEnv, isAbsolutePath, parseBoolean } from "./options.ts";
-import { parseRepositoryUrl, repositoryUrlFromSeedEnv } from "./repository.ts";
+import { parseRepositoryUrl, repositoryFolderName, repositoryUrlFromSeedEnv } from "./repository.ts";
 
 /** Options every kopia script takes: where the repository is, who we are, where kopia keeps state. */
 export function declareKopiaOptions(cli: Command): void {
   cli
     .option("--repository <url>", "Repository URL (env KK_REPOSITORY; or KK_BUCKET + KK_ENDPOINT for S3)")
-    .option("--config-path <dir>", "Folder for kopia's connection config (env KK_CONFIG_PATH) [default: ~/.config/kopia-k8s]")
-    .option("--cache-path <dir>", "Folder for kopia's cache (env KK_KOPIA_CACHE_PATH) [default: ~/.cache/kopia-k8s/cache]")
-    .option("--log-path <dir>", "Folder for kopia's own log files (env KK_KOPIA_LOG_PATH) [default: ~/.cache/kopia-k8s/logs]")
+    .option("--config-path <dir>", "Parent folder of kopia's connection configs, one folder per repository (env KK_CONFIG_PATH) [default: ~/.config/kopia-k8s]")
+    .option("--cache-path <dir>", "Parent folder of kopia's caches, one folder per repository (env KK_KOPIA_CACHE_PATH) [default: ~/.cache/kopia-k8s/cache]")
+    .option("--log-path <dir>", "Parent folder of kopia's own log files, one folder per repository (env KK_KOPIA_LOG_PATH) [default: ~/.cache/kopia-k8s/logs]")
     .option("--kopia-path <file>", "kopia binary (env KK_KOPIA_PATH) [default: kopia on PATH]")
     .option("--pushgateway-url <url>", "Push metrics to this Prometheus Pushgateway (env KK_PUSHGATEWAY_URL)")
     .option("--metrics-file <file>", "Write metrics atomically to this node_exporter textfile (env KK_METRICS_FILE)")
@@ -48,7 +48,12 @@ export function resolveCommonSettings(flags: Record<string, unknown>): CommonSet
   };
 }
 
-/** Resolves the repository, password, identity and kopia's folders into one context. */
+/**
+ * Resolves the repository, password, identity and kopia's folders into one context. Each
+ * repository gets folders of its own below the config, cache and log paths: kopia trusts the
+ * format blob it keeps in its cache, so a cache shared by two repositories would open (or create)
+ * the second with the first one's keys, and a failed connect removes the whole cache folder.
+ */
 export function resolveKopiaContext(
   flags: Record<string, unknown>,
   identity: { hostname: string; username: string },
@@ -63,18 +68,31 @@ export function resolveKopiaContext(
   const home = homedir();
   const cacheBase = process.env.XDG_CACHE_HOME || join(home, ".cache");
   const configBase = process.env.XDG_CONFIG_HOME || join(home, ".config");
-  const configDir = absoluteFolder(flagOrEnv(flags.configPath, "KK_CONFIG_PATH") ?? join(configBase, "kopia-k8s"), "--config-path");
-  const identityFileName = `${identity.username}@${identity.hostname}`.replace(/[^\w@.-]/g, "_");
+  const configPath = absoluteFolder(flagOrEnv(flags.configPath, "KK_CONFIG_PATH") ?? join(configBase, "kopia-k8s"), "--config-path");
+  const cachePath = absoluteFolder(flagOrEnv(flags.cachePath, "KK_KOPIA_CACHE_PATH") ?? join(cacheBase, "kopia-k8s", "cache"), "--cache-path");
+  const logPath = absoluteFolder(flagOrEnv(flags.logPath, "KK_KOPIA_LOG_PATH") ?? join(cacheBase, "kopia-k8s", "logs"), "--log-path");
+  const folder = repositoryFolderName(repository);
   return {
     binary: flagOrEnv(flags.kopiaPath, "KK_KOPIA_PATH") ?? "kopia",
     repository,
     password,
     ...identity,
-    configFile: join(configDir, `${identityFileName}.config`),
-    cacheDir: absoluteFolder(flagOrEnv(flags.cachePath, "KK_KOPIA_CACHE_PATH") ?? join(cacheBase, "kopia-k8s", "cache"), "--cache-path"),
-    logDir: absoluteFolder(flagOrEnv(flags.logPath, "KK_KOPIA_LOG_PATH") ?? join(cacheBase, "kopia-k8s", "logs"), "--log-path"),
+    configFile: join(configPath, folder, identityFileName(identity)),
+    cacheDir: join(cachePath, folder),
+    // Beside the cache folder, not in it: kopia removes the cache folder when a connect fails.
+    lockFile: join(cachePath, `${folder}.lock`),
+    logDir: join(logPath, folder),
     log,
   };
+}
+
+/** `user@host.config`, cut short with a hash when long: a file name may hold at most 255 bytes. */
+export function identityFileName(identity: { hostname: string; username: string }): string {
+  const name = `${identity.username}@${identity.hostname}`;
+  const readable = name.replace(/[^\w@.-]/g, "_");
+  if (readable === name && Buffer.byteLength(name) <= 100) return `${name}.config`;
+  const hash = new Bun.CryptoHasher("sha256").update(name).digest("hex").slice(0, 16);
+  return `${readable.slice(0, 100)}-${hash}.config`;
 }
 
 export function resolvePassword(): string {

@@ -4,7 +4,9 @@ import { dirname } from "node:path";
 import { $, type ProcessPromise } from "zx/core";
 import { ExitCode, KkError, repositoryError, usageError } from "./exit-codes.ts";
 import type { Logger } from "./log.ts";
+import { withFileLock } from "./lock.ts";
 import type { Repository } from "./repository.ts";
+import { syncStorageCredentials } from "./storage-credentials.ts";
 
 /** Everything needed to run kopia against one repository as one identity. */
 export interface KopiaContext {
@@ -13,8 +15,12 @@ export interface KopiaContext {
   password: string;
   hostname: string;
   username: string;
+  /** kopia's connection config for this repository and identity. */
   configFile: string;
+  /** This repository's own cache folder (kopia removes it when a connect fails). */
   cacheDir: string;
+  /** Held while connecting or creating: one process at a time per repository on this machine. */
+  lockFile: string;
   logDir: string;
   log: Logger;
 }
@@ -124,47 +130,74 @@ export function kopiaFailure(kopia: KopiaContext, result: KopiaResult, what: str
   return recognizeRepositoryFailure(result.stderr, kopia.repository) ?? otherwise();
 }
 
+export type Connection = "reused" | "connected" | "created";
+
 /**
- * Connects to the repository, creating it only when the storage holds nothing at all.
- * A previous connection with the same storage and identity is reused (no kopia call).
+ * Connects to the repository, creating it only when the storage holds nothing at all and
+ * `allowCreate` says so. A previous connection with the same storage and identity is reused (no
+ * kopia call). Connecting and creating happen under a lock per repository, so several processes
+ * on one machine (cron lines, parallel runs) never create the same repository twice.
  */
-export async function connectOrCreate(kopia: KopiaContext, options: { allowCreate: boolean }): Promise<"reused" | "connected" | "created"> {
+export async function connectOrCreate(kopia: KopiaContext, options: { allowCreate: boolean }): Promise<Connection> {
   const fingerprintFile = `${kopia.configFile}.kopia-k8s`;
   const fingerprint = connectionFingerprint(kopia);
-  if ((await readFile(fingerprintFile, "utf8").catch(() => "")) === fingerprint && (await Bun.file(kopia.configFile).exists())) {
+  const connected = async () =>
+    (await readFile(fingerprintFile, "utf8").catch(() => "")) === fingerprint && (await Bun.file(kopia.configFile).exists());
+  if (await connected()) {
+    await syncStorageCredentials(kopia.configFile, kopia.repository.kind);
     return "reused";
   }
+  const waiting = () => kopia.log.info(`waiting for another kopia-k8s process that is connecting to ${kopia.repository.url}`);
+  return withFileLock(kopia.lockFile, async () => {
+    const outcome = await connectOrCreateLocked(kopia, options);
+    await syncStorageCredentials(kopia.configFile, kopia.repository.kind);
+    await writeFile(fingerprintFile, fingerprint, { mode: 0o600 });
+    return outcome;
+  }, waiting);
+}
+
+/** How often, and how long apart, a connect is tried again after losing a create race to another machine. */
+const RACE_RETRIES = 3;
+const RACE_RETRY_MS = 500;
+
+async function connectOrCreateLocked(kopia: KopiaContext, options: { allowCreate: boolean }): Promise<Exclude<Connection, "reused">> {
   await mkdir(dirname(kopia.configFile), { recursive: true });
   await mkdir(kopia.cacheDir, { recursive: true });
   await mkdir(kopia.logDir, { recursive: true });
-
-  const identityArgs = ["--override-hostname", kopia.hostname, "--override-username", kopia.username, "--cache-directory", kopia.cacheDir];
   await assertNoForeignFiles(kopia.repository);
-  const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs]);
 
-  let outcome: "connected" | "created" = "connected";
-  let result = await connect();
-  if (result.exitCode !== 0 && isUninitialized(kopia.repository, result.stderr)) {
-    if (!options.allowCreate) {
-      throw repositoryError(`repository ${kopia.repository.url}: not initialized; run kopia-backup once to create it`);
-    }
-    kopia.log.info(`repository ${kopia.repository.url} is empty: creating a new Kopia repository`);
-    const created = await runKopia(kopia, ["repository", "create", ...kopia.repository.storageArgs, ...identityArgs]);
-    if (created.exitCode === 0) {
-      outcome = "created";
-      result = created;
-    } else if (/already initialized/i.test(created.stderr)) {
-      result = await connect(); // another run created it first
-    } else {
-      result = created;
-    }
+  const identityArgs = [`--override-hostname=${kopia.hostname}`, `--override-username=${kopia.username}`, `--cache-directory=${kopia.cacheDir}`];
+  const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs]);
+  const fail = (result: KopiaResult) =>
+    kopiaFailure(kopia, result, "connecting to the repository", () => repositoryError(`repository ${kopia.repository.url}: ${kopiaErrorMessage(result.stderr)}`));
+
+  const first = await connect();
+  if (first.exitCode === 0) return "connected";
+  if (!isUninitialized(kopia.repository, first.stderr)) throw fail(first);
+  if (!options.allowCreate) throw notInitializedError(kopia.repository);
+
+  kopia.log.info(`repository ${kopia.repository.url} is empty: creating a new Kopia repository`);
+  const created = await runKopia(kopia, ["repository", "create", ...kopia.repository.storageArgs, ...identityArgs]);
+  if (created.exitCode === 0) return "created";
+  if (!/found existing data in storage location|already initialized/i.test(created.stderr)) throw fail(created);
+
+  // Another machine may have created it first (the lock covers this machine only): connect to its
+  // repository once its format blob is there. Without one, the data is not a repository of ours.
+  for (let attempt = 1; ; attempt++) {
+    const again = await connect();
+    if (again.exitCode === 0) return "connected";
+    if (!isUninitialized(kopia.repository, again.stderr) || cancelRequested) throw fail(again);
+    if (attempt === RACE_RETRIES) throw foreignDataError(kopia.repository);
+    await Bun.sleep(RACE_RETRY_MS * attempt);
   }
-  if (result.exitCode !== 0) {
-    throw kopiaFailure(kopia, result, "connecting to the repository", () => repositoryError(`repository ${kopia.repository.url}: ${kopiaErrorMessage(result.stderr)}`));
-  }
-  await writeFile(fingerprintFile, fingerprint, { mode: 0o600 });
-  return outcome;
 }
+
+const notInitializedError = (repository: Repository) =>
+  repositoryError(
+    `repository ${repository.url}: not initialized; run kopia-backup once to create it ` +
+      `(operator-backup creates it before its Jobs; kopia-backup --no-create and kopia-maintenance without --init never create)` +
+      (repository.kind === "filesystem" ? "; a filesystem repository must be the same folder on every node (e.g. NFS)" : ""),
+  );
 
 /**
  * kopia's own check only looks for its blob prefixes, so it would create a repository inside a
@@ -172,19 +205,18 @@ export async function connectOrCreate(kopia: KopiaContext, options: { allowCreat
  * filesystem location must be empty or already hold a Kopia repository before kopia touches it.
  */
 async function assertNoForeignFiles(repository: Repository): Promise<void> {
-  if (repository.storageArgs[0] !== "filesystem") return;
-  const folder = repository.storageArgs[repository.storageArgs.indexOf("--path") + 1]!;
-  const entries: string[] = await readdir(folder).catch(() => []);
+  if (!repository.localPath) return;
+  const entries: string[] = await readdir(repository.localPath).catch(() => []);
   if (entries.length > 0 && !entries.includes("kopia.repository.f")) throw foreignDataError(repository);
 }
 
 const foreignDataError = (repository: Repository) =>
-  repositoryError(`repository ${repository.url}: the location holds data that is not a Kopia repository; point --repository at an empty location or an existing repository (nothing was changed)`);
+  repositoryError(`repository ${repository.url}: the location holds data that is not a Kopia repository (no kopia.repository: someone else's files, or a create elsewhere that was interrupted); point --repository at an empty location or an existing repository (nothing was changed)`);
 
 /** Empty storage: kopia says so, or a filesystem repository's folder does not exist yet. */
 function isUninitialized(repository: Repository, stderr: string): boolean {
   if (/repository not initialized/i.test(stderr)) return true;
-  return repository.storageArgs[0] === "filesystem" && /cannot access storage path: stat .*: no such file or directory/i.test(stderr);
+  return repository.kind === "filesystem" && /cannot access storage path: stat .*: no such file or directory/i.test(stderr);
 }
 
 /** Changes when anything the connection depends on changes. The password is left out on purpose:

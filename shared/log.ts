@@ -32,6 +32,15 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Every string inside a value redacted: done before encoding, since encoding escapes a secret's `"` or `\`. */
+function redactDeep(value: unknown): unknown {
+  if (secrets.size === 0) return value;
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map(redactDeep);
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item)]));
+  return value;
+}
+
 export function parseLogFormat(value: string | undefined): LogFormat {
   const normalized = (value ?? "text").toLowerCase();
   if (normalized === "text" || normalized === "console") return "text";
@@ -41,16 +50,16 @@ export function parseLogFormat(value: string | undefined): LogFormat {
 
 const jsonReporter: ConsolaReporter = {
   log(logObj: LogObject) {
-    const [first, ...rest] = logObj.args;
+    const [first, ...rest] = logObj.args.map(redactDeep);
     const fields = rest.length === 1 && isPlainObject(rest[0]) ? rest[0] : undefined;
-    const message = fields ? String(first) : formatArgs(logObj.args);
+    const message = redact(fields ? String(first) : formatArgs([first, ...rest]));
     const line = JSON.stringify({
       time: logObj.date.toISOString(),
       level: logObj.type === "log" ? "info" : logObj.type,
       msg: message,
       ...fields,
     });
-    writeLine(STDOUT, redact(line));
+    writeLine(STDOUT, line);
   },
 };
 
@@ -86,7 +95,8 @@ function textReporter(terminal: boolean): ConsolaReporter {
   const colors = terminal && !process.env.NO_COLOR;
   return {
     log(logObj) {
-      const args = logObj.args.length > 1 && isPlainObject(logObj.args.at(-1)) ? logObj.args.slice(0, -1) : logObj.args;
+      const all = logObj.args.map(redactDeep);
+      const args = all.length > 1 && isPlainObject(all.at(-1)) ? all.slice(0, -1) : all;
       const level = logObj.type === "log" ? "info" : logObj.type;
       const label = colors ? `\x1b[${LEVEL_COLORS[level] ?? "0"}m${level.padEnd(7)}\x1b[0m` : level.padEnd(7);
       const time = terminal ? logObj.date.toTimeString().slice(0, 8) : `${logObj.date.toISOString().slice(0, 19)}Z`;

@@ -1,15 +1,26 @@
 import { usageError } from "./exit-codes.ts";
 import { isAbsolutePath, parseBoolean } from "./options.ts";
 
+/** Kopia's storage backends that kopia-k8s maps from a URL. */
+export type StorageKind = "filesystem" | "s3" | "b2" | "gcs" | "azure" | "sftp" | "webdav" | "rclone";
+
 /** Where the Kopia repository lives, as Kopia's storage subcommand and flags. Holds no secret. */
 export interface Repository {
   /** The URL as the user gave it (credentials are refused, so it is safe to log). */
   url: string;
-  /** e.g. ["s3", "--bucket", "b", "--endpoint", "host:9000"]: appended to `kopia repository connect|create`. */
+  kind: StorageKind;
+  /**
+   * e.g. ["s3", "--bucket=b", "--endpoint=host:9000"]: appended to `kopia repository connect|create`.
+   * Every value is joined to its flag, so kopia's parser never reads a value as a flag or an @file.
+   */
   storageArgs: string[];
+  /** A filesystem repository's folder. */
+  localPath?: string;
+  /** Files kopia reads on the machine that runs it (sftp key and known_hosts, a gcs credentials file). */
+  keyFiles: string[];
 }
 
-export const REPOSITORY_URL_FORMS = [
+const REPOSITORY_URL_FORMS = [
   "filesystem:///abs/path",
   "s3://bucket[/prefix]?endpoint=host:port[&region=r][&insecure=true][&skip-tls-verify=true]",
   "b2://bucket[/prefix]",
@@ -22,15 +33,12 @@ export const REPOSITORY_URL_FORMS = [
 
 const fix = `use one of: ${REPOSITORY_URL_FORMS.join(", ")}`;
 
+/** rclone connection-string parameters that carry credentials (`remote,secret_access_key=…:path`). */
+const RCLONE_SECRET_PARAMETER = /key|secret|pass|token|auth|cred|client_id/i;
+
 /** Maps a repository URL to Kopia storage flags. Secrets are never accepted here: only from env. */
 export function parseRepositoryUrl(url: string): Repository {
-  if (url.startsWith("rclone:")) {
-    const remotePath = url.slice("rclone:".length);
-    if (!/^[^:/]+:/.test(remotePath)) {
-      throw usageError(`--repository: '${url}' needs a remote, e.g. rclone:myremote:backups`);
-    }
-    return { url, storageArgs: ["rclone", "--remote-path", remotePath] };
-  }
+  if (url.startsWith("rclone:")) return parseRcloneUrl(url);
 
   let parsed: URL;
   try {
@@ -45,20 +53,21 @@ export function parseRepositoryUrl(url: string): Repository {
   }
   const scheme = parsed.protocol.slice(0, -1);
   const query = queryReader(parsed, url);
+  const decode = (text: string) => decodeUrlPart(text, url);
   const bucketAndPrefix = () => {
     if (!parsed.hostname) throw usageError(`--repository: '${url}' names no bucket; e.g. ${scheme}://my-bucket/prefix`);
-    const prefix = decodeURIComponent(parsed.pathname).replace(/^\/+|\/+$/g, "");
-    return { bucket: parsed.hostname, prefixArgs: prefix ? ["--prefix", `${prefix}/`] : [] };
+    const prefix = decode(parsed.pathname).replace(/^\/+|\/+$/g, "");
+    return { bucket: parsed.hostname, prefixArgs: prefix ? [flag("prefix", `${prefix}/`)] : [] };
   };
 
-  let storageArgs: string[];
+  let repository: Omit<Repository, "url">;
   switch (scheme) {
     case "filesystem": {
-      const path = decodeURIComponent(parsed.pathname).replace(/\/+$/, "");
+      const path = decode(parsed.pathname).replace(/\/+$/, "");
       if (parsed.host || !isAbsolutePath(path)) {
         throw usageError(`--repository: '${url}' needs an absolute folder, e.g. filesystem:///srv/backups`);
       }
-      storageArgs = ["filesystem", "--path", path];
+      repository = { kind: "filesystem", storageArgs: ["filesystem", flag("path", path)], localPath: path, keyFiles: [] };
       break;
     }
     case "s3": {
@@ -70,44 +79,50 @@ export function parseRepositoryUrl(url: string): Repository {
       if (endpoint !== undefined && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(endpoint)) {
         throw usageError(`--repository: endpoint '${endpoint}' must be host[:port] without a scheme; use insecure=true for plain http`);
       }
-      storageArgs = [
-        "s3", "--bucket", bucket, ...prefixArgs,
-        ...(endpoint ? ["--endpoint", endpoint] : []),
-        ...(region ? ["--region", region] : []),
+      const storageArgs = [
+        "s3", flag("bucket", bucket), ...prefixArgs,
+        ...(endpoint ? [flag("endpoint", endpoint)] : []),
+        ...(region ? [flag("region", region)] : []),
         ...(insecure ? ["--disable-tls"] : []),
         ...(skipVerify ? ["--disable-tls-verification"] : []),
       ];
+      repository = { kind: "s3", storageArgs, keyFiles: [] };
       break;
     }
     case "b2": {
       const { bucket, prefixArgs } = bucketAndPrefix();
-      storageArgs = ["b2", "--bucket", bucket, ...prefixArgs];
+      repository = { kind: "b2", storageArgs: ["b2", flag("bucket", bucket), ...prefixArgs], keyFiles: [] };
       break;
     }
     case "gcs": {
       const { bucket, prefixArgs } = bucketAndPrefix();
       const credentialsFile = query.take("credentials-file") ?? process.env.GOOGLE_APPLICATION_CREDENTIALS;
-      storageArgs = ["gcs", "--bucket", bucket, ...prefixArgs, ...(credentialsFile ? ["--credentials-file", credentialsFile] : [])];
+      repository = {
+        kind: "gcs",
+        storageArgs: ["gcs", flag("bucket", bucket), ...prefixArgs, ...(credentialsFile ? [flag("credentials-file", credentialsFile)] : [])],
+        keyFiles: credentialsFile ? [credentialsFile] : [],
+      };
       break;
     }
     case "azure": {
       const { bucket: container, prefixArgs } = bucketAndPrefix();
-      storageArgs = ["azure", "--container", container, ...prefixArgs];
+      repository = { kind: "azure", storageArgs: ["azure", flag("container", container), ...prefixArgs], keyFiles: [] };
       break;
     }
     case "sftp": {
-      const path = decodeURIComponent(parsed.pathname);
+      const path = decode(parsed.pathname);
       if (!parsed.username || !parsed.hostname || !path || path === "/") {
         throw usageError(`--repository: '${url}' needs user, host and path, e.g. sftp://backup@nas:22/srv/kopia`);
       }
       const keyfile = query.take("keyfile") ?? process.env.KK_SFTP_KEYFILE;
       const knownHosts = query.take("known-hosts") ?? process.env.KK_SFTP_KNOWN_HOSTS;
-      storageArgs = [
-        "sftp", "--host", parsed.hostname, "--port", parsed.port || "22", "--username", decodeURIComponent(parsed.username),
-        "--path", path,
-        ...(keyfile ? ["--keyfile", keyfile] : []),
-        ...(knownHosts ? ["--known-hosts", knownHosts] : []),
+      const storageArgs = [
+        "sftp", flag("host", parsed.hostname), flag("port", parsed.port || "22"), flag("username", decode(parsed.username)),
+        flag("path", path),
+        ...(keyfile ? [flag("keyfile", keyfile)] : []),
+        ...(knownHosts ? [flag("known-hosts", knownHosts)] : []),
       ];
+      repository = { kind: "sftp", storageArgs, keyFiles: [keyfile, knownHosts].filter((file): file is string => Boolean(file)) };
       break;
     }
     case "webdav+https":
@@ -115,14 +130,44 @@ export function parseRepositoryUrl(url: string): Repository {
       if (!parsed.hostname) throw usageError(`--repository: '${url}' names no host, e.g. webdav+https://dav.example/kopia`);
       const target = new URL(url.slice("webdav+".length));
       target.search = "";
-      storageArgs = ["webdav", "--url", target.toString()];
+      repository = { kind: "webdav", storageArgs: ["webdav", flag("url", target.toString())], keyFiles: [] };
       break;
     }
     default:
       throw usageError(`--repository: unknown scheme '${scheme}:' in '${url}'; ${fix}`);
   }
   query.assertAllTaken();
-  return { url, storageArgs };
+  return { url, ...repository };
+}
+
+function parseRcloneUrl(url: string): Repository {
+  const remotePath = url.slice("rclone:".length);
+  if (!/^[^:/]+:/.test(remotePath)) {
+    throw usageError(`--repository: '${url}' needs a remote, e.g. rclone:myremote:backups`);
+  }
+  const parameters = remotePath.slice(0, remotePath.indexOf(":")).split(",").slice(1);
+  if (parameters.some((parameter) => RCLONE_SECRET_PARAMETER.test(parameter.split("=")[0]!))) {
+    throw usageError(`--repository: '${url.replace(/,.*?:/, ",…:")}' holds credentials in its connection string; keep them in rclone's config or its RCLONE_CONFIG_* environment`);
+  }
+  return { url, kind: "rclone", storageArgs: ["rclone", flag("remote-path", remotePath)], keyFiles: [] };
+}
+
+/**
+ * `--name=value`, one argv word. Separate words would be re-read by kopia's flag parser: a value
+ * starting with '-' would become a flag, one starting with '@' would read a file into argv.
+ */
+function flag(name: string, value: string): string {
+  if (/[\x00-\x1f\x7f]/.test(value)) throw usageError(`--repository: the ${name} '${JSON.stringify(value).slice(1, -1)}' holds a control character; kopia cannot take it`);
+  return `--${name}=${value}`;
+}
+
+/** A percent-decoded URL part; a malformed escape such as %zz is a usage error, not a crash. */
+function decodeUrlPart(text: string, url: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw usageError(`--repository: '${url}' has a malformed %-escape; write a literal '%' as %25`);
+  }
 }
 
 /** Unknown query parameters are errors, so that a typo (endpont=) is not silently ignored. */
@@ -156,4 +201,14 @@ export function repositoryUrlFromSeedEnv(env: NodeJS.ProcessEnv): string | undef
   if (insecure) params.set("insecure", "true");
   const query = params.toString();
   return `s3://${bucket}${query ? `?${query}` : ""}`;
+}
+
+/**
+ * A short, stable name for the repository's own folders (kopia's config, cache and logs): the
+ * backend and a hash of where it is. Two repositories never share one; the Azure account, which
+ * comes from the environment, is part of where.
+ */
+export function repositoryFolderName(repository: Repository, env: NodeJS.ProcessEnv = process.env): string {
+  const location = JSON.stringify([repository.storageArgs, repository.kind === "azure" ? env.AZURE_STORAGE_ACCOUNT ?? "" : ""]);
+  return `${repository.kind}-${new Bun.CryptoHasher("sha256").update(location).digest("hex").slice(0, 16)}`;
 }

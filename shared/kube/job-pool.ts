@@ -252,5 +252,16 @@ function parseSummary(message: string | undefined): BackupSummary | undefined {
 function failureMessage(result: JobResult, terminationMessage: string | undefined, summary: BackupSummary | undefined): string | undefined {
   if (result === "succeeded") return undefined;
   if (summary) return summary.message;
-  return terminationMessage?.trim().split("\n").slice(-3).join(" | ") || undefined;
+  return terminationMessage?.trim().split("\n").slice(-3).map(logLineText).join(" | ") || undefined;
+}
+
+/** A JSON log line (the Jobs log in JSON) as its message alone; any other line as it is. */
+function logLineText(line: string): string {
+  try {
+    const parsed = JSON.parse(line) as { msg?: unknown };
+    if (typeof parsed.msg === "string") return parsed.msg;
+  } catch {
+    // not a JSON log line
+  }
+  return line;
 }

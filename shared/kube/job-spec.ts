@@ -1,4 +1,4 @@
-import type { V1Affinity, V1Container, V1Job, V1ResourceRequirements, V1Secret, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { V1Affinity, V1Container, V1Job, V1ResourceRequirements, V1Secret, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_MANAGED_BY, LABEL_PVC_HASH, LABEL_ROLE, LABEL_RUN_ID, MANAGED_BY, shortHash } from "./names.ts";
 import type { BackupTarget } from "./plan.ts";
 
@@ -30,8 +30,8 @@ export const DATA_MOUNT = "/data";
 const STATE_MOUNT = "/kopia";
 
 /**
- * The backup Job for one PVC. Runs on the PVC's node (required node affinity on
- * kubernetes.io/hostname plus the app pod's tolerations), mounts the PVC read-only, has no
+ * The backup Job for one PVC. Runs on the PVC's node (required node affinity on the node's name
+ * plus the app pod's tolerations), mounts the PVC read-only, has no
  * service-account token, and reads the repository password only from a Secret.
  */
 export function buildBackupJob(name: string, target: BackupTarget, settings: JobSettings): V1Job {
@@ -42,6 +42,9 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
     "--hostname", target.namespace,
     "--username", target.pvc,
     "--summary-file", "/dev/termination-log",
+    // operator-backup made sure the repository exists before any backup Job: a Job never creates one,
+    // so Jobs starting together on empty storage can never write two repositories into one place.
+    "--no-create",
     ...settings.backupArgs,
   ];
   return {
@@ -68,9 +71,19 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
   };
 }
 
-/** kopia-maintenance as a Job, after the backups: same image, same repository and Secret. */
-export function buildMaintenanceJob(name: string, namespace: string, settings: JobSettings): V1Job {
-  const labels = { ...settings.labels, ...runLabels(settings.runId, "maintenance") };
+/** Where a repository Job runs: pinned to a node that runs backups (a filesystem repository is that node's folder). */
+export interface RepositoryJobPlacement {
+  node?: string;
+  tolerations?: V1Toleration[];
+}
+
+/**
+ * kopia-maintenance as a Job, in the maintenance namespace, with the same repository and Secret as
+ * the backups: `init` makes sure the repository exists before any backup Job starts; `maintenance`
+ * runs after the backups.
+ */
+export function buildRepositoryJob(name: string, namespace: string, role: "init" | "maintenance", settings: JobSettings, placement: RepositoryJobPlacement = {}): V1Job {
+  const labels = { ...settings.labels, ...runLabels(settings.runId, role) };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -85,7 +98,9 @@ export function buildMaintenanceJob(name: string, namespace: string, settings: J
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...pullSecrets(settings),
-          containers: [container("kopia-maintenance", name, [], settings, [])],
+          ...(placement.node ? nodeAffinity(placement.node) : {}),
+          ...(placement.tolerations?.length ? { tolerations: placement.tolerations } : {}),
+          containers: [container("kopia-maintenance", name, role === "init" ? ["--init"] : [], settings, [])],
           volumes: stateVolumes(settings),
         },
       },
@@ -93,7 +108,7 @@ export function buildMaintenanceJob(name: string, namespace: string, settings: J
   };
 }
 
-export function runLabels(runId: string, role: "backup" | "maintenance"): Record<string, string> {
+export function runLabels(runId: string, role: "backup" | "init" | "maintenance"): Record<string, string> {
   return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_RUN_ID]: runId, [LABEL_ROLE]: role };
 }
 
@@ -165,17 +180,17 @@ function stateVolumes(settings: JobSettings): V1Volume[] {
  * from the node name wherever the kubelet runs with --hostname-override.
  */
 function placement(target: BackupTarget): { affinity?: V1Affinity } {
-  if (target.node) {
-    return {
-      affinity: {
-        nodeAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [target.node] }] }],
-          },
-        },
-      },
-    };
-  }
+  if (target.node) return nodeAffinity(target.node);
   if (target.pvNodeAffinity) return { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: target.pvNodeAffinity } } };
   return {};
 }
+
+const nodeAffinity = (node: string): { affinity: V1Affinity } => ({
+  affinity: {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }],
+      },
+    },
+  },
+});

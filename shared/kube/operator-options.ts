@@ -54,10 +54,8 @@ const STORAGE_SECRET_ENV = [
  * in the Jobs: those files exist only where operator-backup runs. Refuse before anything starts.
  */
 function assertJobsCanReach(repository: Repository): void {
-  const [backend, ...args] = repository.storageArgs;
-  const keyFiles = args.filter((arg) => arg === "--keyfile" || arg === "--known-hosts" || arg === "--credentials-file");
-  if (backend === "sftp" || keyFiles.length > 0) {
-    throw usageError(`--repository: ${backend} needs key files on the machine that runs kopia, and operator-backup cannot hand files to its Jobs yet; run kopia-backup from cron where the files are, or use an s3, b2, azure, webdav${backend === "gcs" ? " or a gcs repository with workload identity (no credentials file)" : ""} repository`);
+  if (repository.kind === "sftp" || repository.keyFiles.length > 0) {
+    throw usageError(`--repository: ${repository.kind} needs key files on the machine that runs kopia, and operator-backup cannot hand files to its Jobs yet; run kopia-backup from cron where the files are, or use an s3, b2, azure, webdav${repository.kind === "gcs" ? " or a gcs repository with workload identity (no credentials file)" : ""} repository`);
   }
 }
 
@@ -195,14 +193,13 @@ function resourceList(value: string | undefined, field: string, kind: "requests"
 
 /** What every Job of this run shares: image, repository, Secret, resources, labels, flags. */
 export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
-  const [storageType, , repositoryPath] = settings.repository.storageArgs;
   return {
     runId: settings.runId,
     image: settings.image,
     ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
     imagePullSecrets: settings.imagePullSecrets,
     repositoryUrl: settings.repository.url,
-    ...(storageType === "filesystem" ? { repositoryHostPath: repositoryPath! } : {}),
+    ...(settings.repository.localPath ? { repositoryHostPath: settings.repository.localPath } : {}),
     ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),
     resources: settings.resources,
     labels: settings.jobLabels,

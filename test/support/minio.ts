@@ -1,13 +1,20 @@
 import { AwsClient } from "aws4fetch";
 import { freePort, startDaemon, tempDir, waitFor } from "./processes.ts";
 
+export interface MinioOptions {
+  /** Reuse a stopped server's data folder and port (e.g. to restart it with a new secret key). */
+  dataDir?: string;
+  port?: number;
+  secretKey?: string;
+}
+
 /** A real MinIO server on 127.0.0.1 with its own data folder. */
-export async function startMinio() {
-  const port = freePort();
-  const dataDir = await tempDir("kk-minio-");
+export async function startMinio(options: MinioOptions = {}) {
+  const port = options.port ?? freePort();
+  const dataDir = options.dataDir ?? (await tempDir("kk-minio-"));
   const accessKey = "kopiak8stest";
-  const secretKey = `minio-secret-${crypto.randomUUID()}`;
-  startDaemon(["minio", "server", dataDir, "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${freePort()}`, "--quiet"], {
+  const secretKey = options.secretKey ?? `minio-secret-${crypto.randomUUID()}`;
+  const server = startDaemon(["minio", "server", dataDir, "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${freePort()}`, "--quiet"], {
     MINIO_ROOT_USER: accessKey,
     MINIO_ROOT_PASSWORD: secretKey,
     MINIO_BROWSER: "off",
@@ -23,9 +30,15 @@ export async function startMinio() {
   };
   return {
     endpoint,
+    port,
+    dataDir,
     accessKey,
     secretKey,
     env: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey },
+    stop: async () => {
+      server.kill("SIGTERM");
+      await server.exited;
+    },
     createBucket: (bucket: string) => request("PUT", `/${bucket}`),
     putObject: async (bucket: string, key: string, body: string) => {
       const response = await s3.fetch(`http://${endpoint}/${bucket}/${key}`, { method: "PUT", body });

@@ -21,69 +21,69 @@ describe("parseRepositoryUrl: storage args", () => {
   });
 
   test("filesystem, trailing slash removed, percent-decoded", () => {
-    expect(args("filesystem:///srv/backups")).toEqual(["filesystem", "--path", "/srv/backups"]);
-    expect(args("filesystem:///srv/backups/")).toEqual(["filesystem", "--path", "/srv/backups"]);
-    expect(args("filesystem:///srv/my%20backups")).toEqual(["filesystem", "--path", "/srv/my backups"]);
+    expect(args("filesystem:///srv/backups")).toEqual(["filesystem", "--path=/srv/backups"]);
+    expect(args("filesystem:///srv/backups/")).toEqual(["filesystem", "--path=/srv/backups"]);
+    expect(args("filesystem:///srv/my%20backups")).toEqual(["filesystem", "--path=/srv/my backups"]);
   });
 
   test("s3 with bucket only", () => {
-    expect(args("s3://bucket")).toEqual(["s3", "--bucket", "bucket"]);
+    expect(args("s3://bucket")).toEqual(["s3", "--bucket=bucket"]);
   });
 
   test("s3 with prefix, endpoint, region, insecure and skip-tls-verify", () => {
     expect(args("s3://bucket/a/b/?endpoint=minio.local:9000&region=eu-west-1&insecure=true&skip-tls-verify=true")).toEqual([
-      "s3", "--bucket", "bucket", "--prefix", "a/b/",
-      "--endpoint", "minio.local:9000", "--region", "eu-west-1",
+      "s3", "--bucket=bucket", "--prefix=a/b/",
+      "--endpoint=minio.local:9000", "--region=eu-west-1",
       "--disable-tls", "--disable-tls-verification",
     ]);
   });
 
   test("s3 prefix gets exactly one trailing slash", () => {
     expect(args("s3://bucket/prefix?endpoint=s3.example.com")).toEqual([
-      "s3", "--bucket", "bucket", "--prefix", "prefix/", "--endpoint", "s3.example.com",
+      "s3", "--bucket=bucket", "--prefix=prefix/", "--endpoint=s3.example.com",
     ]);
   });
 
   test("s3 insecure=false and skip-tls-verify=0 add no flag", () => {
     expect(args("s3://bucket?endpoint=h:9000&insecure=false&skip-tls-verify=0")).toEqual([
-      "s3", "--bucket", "bucket", "--endpoint", "h:9000",
+      "s3", "--bucket=bucket", "--endpoint=h:9000",
     ]);
   });
 
   test("b2 with and without prefix", () => {
-    expect(args("b2://bk")).toEqual(["b2", "--bucket", "bk"]);
-    expect(args("b2://bk/daily")).toEqual(["b2", "--bucket", "bk", "--prefix", "daily/"]);
+    expect(args("b2://bk")).toEqual(["b2", "--bucket=bk"]);
+    expect(args("b2://bk/daily")).toEqual(["b2", "--bucket=bk", "--prefix=daily/"]);
   });
 
   test("gcs with prefix and credentials-file", () => {
     expect(args("gcs://gb/p?credentials-file=/etc/gcs/key.json")).toEqual([
-      "gcs", "--bucket", "gb", "--prefix", "p/", "--credentials-file", "/etc/gcs/key.json",
+      "gcs", "--bucket=gb", "--prefix=p/", "--credentials-file=/etc/gcs/key.json",
     ]);
   });
 
   test("gcs without credentials-file", () => {
-    expect(args("gcs://gb")).toEqual(["gcs", "--bucket", "gb"]);
+    expect(args("gcs://gb")).toEqual(["gcs", "--bucket=gb"]);
   });
 
   test("gcs falls back to GOOGLE_APPLICATION_CREDENTIALS", () => {
     process.env.GOOGLE_APPLICATION_CREDENTIALS = "/var/run/gcp.json";
-    expect(args("gcs://gb")).toEqual(["gcs", "--bucket", "gb", "--credentials-file", "/var/run/gcp.json"]);
+    expect(args("gcs://gb")).toEqual(["gcs", "--bucket=gb", "--credentials-file=/var/run/gcp.json"]);
   });
 
   test("azure uses --container", () => {
-    expect(args("azure://cont/sub/dir")).toEqual(["azure", "--container", "cont", "--prefix", "sub/dir/"]);
+    expect(args("azure://cont/sub/dir")).toEqual(["azure", "--container=cont", "--prefix=sub/dir/"]);
   });
 
   test("sftp with port, keyfile and known-hosts", () => {
     expect(args("sftp://backup@nas:2222/srv/kopia?keyfile=/keys/id&known-hosts=/keys/known_hosts")).toEqual([
-      "sftp", "--host", "nas", "--port", "2222", "--username", "backup", "--path", "/srv/kopia",
-      "--keyfile", "/keys/id", "--known-hosts", "/keys/known_hosts",
+      "sftp", "--host=nas", "--port=2222", "--username=backup", "--path=/srv/kopia",
+      "--keyfile=/keys/id", "--known-hosts=/keys/known_hosts",
     ]);
   });
 
   test("sftp defaults to port 22", () => {
     expect(args("sftp://backup@nas/srv/kopia")).toEqual([
-      "sftp", "--host", "nas", "--port", "22", "--username", "backup", "--path", "/srv/kopia",
+      "sftp", "--host=nas", "--port=22", "--username=backup", "--path=/srv/kopia",
     ]);
   });
 
@@ -91,23 +91,25 @@ describe("parseRepositoryUrl: storage args", () => {
     process.env.KK_SFTP_KEYFILE = "/env/id";
     process.env.KK_SFTP_KNOWN_HOSTS = "/env/kh";
     expect(args("sftp://backup@nas/srv/kopia")).toEqual([
-      "sftp", "--host", "nas", "--port", "22", "--username", "backup", "--path", "/srv/kopia",
-      "--keyfile", "/env/id", "--known-hosts", "/env/kh",
+      "sftp", "--host=nas", "--port=22", "--username=backup", "--path=/srv/kopia",
+      "--keyfile=/env/id", "--known-hosts=/env/kh",
     ]);
   });
 
   test("webdav+https", () => {
-    expect(args("webdav+https://dav.example/kopia/")).toEqual(["webdav", "--url", "https://dav.example/kopia/"]);
+    expect(args("webdav+https://dav.example/kopia/")).toEqual(["webdav", "--url=https://dav.example/kopia/"]);
   });
 
   test("webdav+http keeps a non-default port", () => {
-    expect(args("webdav+http://dav.example:8080/kopia")).toEqual(["webdav", "--url", "http://dav.example:8080/kopia"]);
+    expect(args("webdav+http://dav.example:8080/kopia")).toEqual(["webdav", "--url=http://dav.example:8080/kopia"]);
   });
 
   test("rclone", () => {
     expect(parseRepositoryUrl("rclone:myremote:backups/k8s")).toEqual({
       url: "rclone:myremote:backups/k8s",
-      storageArgs: ["rclone", "--remote-path", "myremote:backups/k8s"],
+      kind: "rclone",
+      storageArgs: ["rclone", "--remote-path=myremote:backups/k8s"],
+      keyFiles: [],
     });
   });
 });
@@ -151,18 +153,18 @@ describe("repositoryUrlFromSeedEnv", () => {
   test("http:// endpoint becomes insecure=true, trailing slash dropped", () => {
     const url = repositoryUrlFromSeedEnv({ KK_BUCKET: "backups", KK_ENDPOINT: "http://minio:9000/" });
     expect(url).toBe("s3://backups?endpoint=minio%3A9000&insecure=true");
-    expect(args(url!)).toEqual(["s3", "--bucket", "backups", "--endpoint", "minio:9000", "--disable-tls"]);
+    expect(args(url!)).toEqual(["s3", "--bucket=backups", "--endpoint=minio:9000", "--disable-tls"]);
   });
 
   test("https:// endpoint is secure", () => {
     const url = repositoryUrlFromSeedEnv({ KK_BUCKET: "backups", KK_ENDPOINT: "https://s3.example.com" });
     expect(url).toBe("s3://backups?endpoint=s3.example.com");
-    expect(args(url!)).toEqual(["s3", "--bucket", "backups", "--endpoint", "s3.example.com"]);
+    expect(args(url!)).toEqual(["s3", "--bucket=backups", "--endpoint=s3.example.com"]);
   });
 
   test("endpoint without scheme is kept as is and secure", () => {
     const url = repositoryUrlFromSeedEnv({ KK_BUCKET: "backups", KK_ENDPOINT: "minio:9000" });
     expect(url).toBe("s3://backups?endpoint=minio%3A9000");
-    expect(args(url!)).toEqual(["s3", "--bucket", "backups", "--endpoint", "minio:9000"]);
+    expect(args(url!)).toEqual(["s3", "--bucket=backups", "--endpoint=minio:9000"]);
   });
 });

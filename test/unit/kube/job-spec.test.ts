@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { V1Job, V1NodeSelector } from "@kubernetes/client-node";
-import { buildBackupJob, buildCredentialsSecret, buildMaintenanceJob, runLabels, type JobSettings } from "../../../shared/kube/job-spec.ts";
+import { buildBackupJob, buildCredentialsSecret, buildRepositoryJob, runLabels, type JobSettings } from "../../../shared/kube/job-spec.ts";
 import { shortHash } from "../../../shared/kube/names.ts";
 import type { BackupTarget } from "../../../shared/kube/plan.ts";
 
@@ -143,6 +143,7 @@ describe("buildBackupJob: pod and container", () => {
       "--hostname", "apps",
       "--username", "data-db-0",
       "--summary-file", "/dev/termination-log",
+      "--no-create",
       "--tag=cluster:home", "--keep-daily=7",
     ]);
     expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
@@ -151,7 +152,7 @@ describe("buildBackupJob: pod and container", () => {
   test("image pull secrets reach backup and maintenance pods; none, no field", () => {
     const withSecrets = settings({ imagePullSecrets: ["registry-lan", "mirror"] });
     expect(podSpec(buildBackupJob(JOB, target(), withSecrets)).imagePullSecrets).toEqual([{ name: "registry-lan" }, { name: "mirror" }]);
-    expect(podSpec(buildMaintenanceJob("m", "kopia", withSecrets)).imagePullSecrets).toEqual([{ name: "registry-lan" }, { name: "mirror" }]);
+    expect(podSpec(buildRepositoryJob("m", "kopia", "maintenance", withSecrets)).imagePullSecrets).toEqual([{ name: "registry-lan" }, { name: "mirror" }]);
     expect(podSpec(buildBackupJob(JOB, target(), settings())).imagePullSecrets).toBeUndefined();
   });
 
@@ -221,9 +222,9 @@ describe("buildBackupJob: metadata", () => {
   });
 });
 
-describe("buildMaintenanceJob", () => {
+describe("buildRepositoryJob", () => {
   test("runs kopia-maintenance with the same repository, Secret and hardening, without a data volume", () => {
-    const job = buildMaintenanceJob("kopia-maintenance-abcd1234", "kopia", settings({ repositoryHostPath: "/srv/kopia" }));
+    const job = buildRepositoryJob("kopia-maintenance-abcd1234", "kopia", "maintenance", settings({ repositoryHostPath: "/srv/kopia" }));
     expect(job.metadata!.name).toBe("kopia-maintenance-abcd1234");
     expect(job.metadata!.namespace).toBe("kopia");
     expect(job.metadata!.labels).toEqual({ team: "platform", ...runLabels("abcd1234", "maintenance") });
@@ -241,6 +242,19 @@ describe("buildMaintenanceJob", () => {
     expect(container.securityContext!.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
     expect(spec.volumes!.map((volume) => volume.name)).toEqual(["kopia-state", "tmp", "repository"]);
     expect(container.volumeMounts!.map((mount) => mount.name)).toEqual(["kopia-state", "tmp", "repository"]);
+  });
+
+  test("init: kopia-maintenance --init under its own role, on the node it is given, with that node's tolerations", () => {
+    const tolerations = [{ key: "dedicated", operator: "Equal", value: "backup", effect: "NoSchedule" }];
+    const job = buildRepositoryJob("kopia-init-abcd1234", "kopia", "init", settings(), { node: "node-b", tolerations });
+    expect(job.metadata!.labels!["kopia-k8s.io/role"]).toBe("init");
+    const spec = podSpec(job);
+    expect(spec.containers[0]!.command).toEqual(["kopia-maintenance"]);
+    expect(spec.containers[0]!.args).toEqual(["--init"]);
+    expect(spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms).toEqual([
+      { matchFields: [{ key: "metadata.name", operator: "In", values: ["node-b"] }] },
+    ]);
+    expect(spec.tolerations).toEqual(tolerations);
   });
 });
 

@@ -39,7 +39,7 @@ describe("resolveOperatorSettings: defaults", () => {
     expect(settings.resources).toEqual({});
     expect(settings.backupArgs).toEqual([]);
     expect(settings.runId).toMatch(/^[0-9a-f]{8}$/);
-    expect(settings.repository).toEqual({ url: "filesystem:///srv/kopia", storageArgs: ["filesystem", "--path", "/srv/kopia"] });
+    expect(settings.repository).toEqual({ url: "filesystem:///srv/kopia", kind: "filesystem", storageArgs: ["filesystem", "--path=/srv/kopia"], localPath: "/srv/kopia", keyFiles: [] });
     expect(settings.secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password" });
     for (const absent of ["selector", "imagePullPolicy", "userSecretName", "maintenanceNamespace", "pushgatewayUrl"]) {
       expect(absent in settings).toBe(false);
@@ -129,7 +129,7 @@ describe("resolveOperatorSettings: flags and environment", () => {
     process.env.KK_ENDPOINT = "http://minio:9000";
     const settings = resolveOperatorSettings({});
     expect(settings.repository.url).toBe("s3://backups?endpoint=minio%3A9000&insecure=true");
-    expect(settings.repository.storageArgs).toEqual(["s3", "--bucket", "backups", "--endpoint", "minio:9000", "--disable-tls"]);
+    expect(settings.repository.storageArgs).toEqual(["s3", "--bucket=backups", "--endpoint=minio:9000", "--disable-tls"]);
   });
 
   test("--repository wins over KK_REPOSITORY and the seed variables", () => {

@@ -1,0 +1,35 @@
+import type { Kube } from "./client.ts";
+import { createJobPool, type JobOutcome } from "./job-pool.ts";
+import { buildRepositoryJob, runLabels, type JobSettings, type RepositoryJobPlacement } from "./job-spec.ts";
+import type { OperatorSettings } from "./operator-options.ts";
+
+const JOB_NAME = { init: "kopia-init", maintenance: "kopia-maintenance" } as const;
+const DOING = { init: "making sure the repository exists", maintenance: "running kopia-maintenance" } as const;
+
+/**
+ * One kopia-maintenance Job in the maintenance namespace, with the same Secret hand-over as the
+ * backups: `init` before them (connects, or creates the repository on empty storage), `maintenance` after.
+ */
+export function repositoryJobPool(kube: Kube, settings: OperatorSettings, jobSettings: JobSettings, role: "init" | "maintenance", placement: RepositoryJobPlacement = {}) {
+  const { log } = settings;
+  const namespace = settings.maintenanceNamespace ?? kube.homeNamespace;
+  const job = buildRepositoryJob(`${JOB_NAME[role]}-${settings.runId}`, namespace, role, jobSettings, placement);
+  const pool = createJobPool(kube, [job], {
+    concurrency: 1,
+    pendingTimeoutMs: settings.pendingTimeoutMs,
+    watchTimeoutSeconds: settings.watchTimeoutSeconds,
+    selector: Object.entries(runLabels(settings.runId, role)).map(([key, value]) => `${key}=${value}`).join(","),
+    ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
+    log,
+  });
+  return {
+    cancel: () => pool.cancel(),
+    async run(): Promise<JobOutcome | undefined> {
+      log.info(`${DOING[role]}: Job ${namespace}/${job.metadata!.name}${placement.node ? ` on node ${placement.node}` : ""}`);
+      const [outcome] = await pool.run();
+      if (outcome?.result === "succeeded") log.success(role === "init" ? "the repository is ready" : "maintenance succeeded");
+      else log.error(`${role === "init" ? "the repository Job" : "maintenance"} ${outcome?.result ?? "failed"}: ${outcome?.message ?? ""}`);
+      return outcome;
+    },
+  };
+}
