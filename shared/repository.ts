@@ -142,10 +142,12 @@ export function parseRepositoryUrl(url: string): Repository {
 
 function parseRcloneUrl(url: string): Repository {
   const remotePath = url.slice("rclone:".length);
-  if (!/^[^:/]+:/.test(remotePath)) {
+  // `remote:path`, or rclone's on-the-fly form `:backend,param=value:path`.
+  const remote = /^:?[^:/]+:/.exec(remotePath)?.[0];
+  if (!remote) {
     throw usageError(`--repository: '${url}' needs a remote, e.g. rclone:myremote:backups`);
   }
-  const parameters = remotePath.slice(0, remotePath.indexOf(":")).split(",").slice(1);
+  const parameters = remote.slice(0, -1).split(",").slice(1);
   if (parameters.some((parameter) => RCLONE_SECRET_PARAMETER.test(parameter.split("=")[0]!))) {
     throw usageError(`--repository: '${url.replace(/,.*?:/, ",…:")}' holds credentials in its connection string; keep them in rclone's config or its RCLONE_CONFIG_* environment`);
   }

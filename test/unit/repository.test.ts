@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { isolateEnv, usageErrorOf } from "../support/unit.ts";
-import { parseRepositoryUrl, repositoryUrlFromSeedEnv } from "../../shared/repository.ts";
+import { parseRepositoryUrl, repositoryFolderName, repositoryUrlFromSeedEnv } from "../../shared/repository.ts";
 
 // gcs and sftp fall back to these variables; keep them out of the way and restore them afterwards.
 const FALLBACK_ENV = ["GOOGLE_APPLICATION_CREDENTIALS", "KK_SFTP_KEYFILE", "KK_SFTP_KNOWN_HOSTS"] as const;
@@ -135,9 +135,56 @@ describe("parseRepositoryUrl: errors (exit 2, naming --repository)", () => {
   test("sftp without path", () => expectUsageError("sftp://backup@nas", "needs user, host and path"));
   test("sftp without user", () => expectUsageError("sftp://nas/srv/kopia", "needs user, host and path"));
 
+  test("a malformed %-escape is a usage error, not a crash", () => expectUsageError("filesystem:///srv/100%zz", "malformed %-escape"));
+  test("a malformed %-escape in an s3 prefix", () => expectUsageError("s3://bucket/a%zz?endpoint=h", "malformed %-escape"));
+  test("rclone credentials in the connection string", () => expectUsageError("rclone:s3remote,secret_access_key=abc:bucket/k", "holds credentials in its connection string"));
+  test("rclone access key id in the connection string", () => expectUsageError("rclone::s3,access_key_id=AKIA:bucket", "holds credentials"));
+  test("the refusal of rclone credentials does not echo them", () => {
+    expect(usageErrorOf(() => parseRepositoryUrl("rclone:r,pass=hunter2hunter2:p")).message).not.toContain("hunter2");
+  });
+  test("a control character in a value kopia would receive", () => expectUsageError("filesystem:///srv/a%0Ab", "control character"));
+
   // Regression: filesystem://// decoded to path "//", passed the "/" check, and became --path "".
   test("filesystem://// (root with extra slashes) is refused", () =>
     expectUsageError("filesystem:////", "needs an absolute folder"));
+});
+
+describe("parseRepositoryUrl: values kopia's flag parser would read again", () => {
+  test("every value is joined to its flag, so '-x' and '@file' stay values", () => {
+    expect(args("s3://bucket/-x?endpoint=h:9000&region=@etc")).toEqual(["s3", "--bucket=bucket", "--prefix=-x/", "--endpoint=h:9000", "--region=@etc"]);
+    expect(args("filesystem:///srv/@backups")).toEqual(["filesystem", "--path=/srv/@backups"]);
+    expect(args("sftp://-u@nas/srv/kopia")).toContain("--username=-u");
+  });
+
+  test("rclone parameters without credentials are kept", () => {
+    expect(args("rclone:remote,provider=Minio:bucket")).toEqual(["rclone", "--remote-path=remote,provider=Minio:bucket"]);
+  });
+
+  test("kind, local path and key files say what the repository is", () => {
+    expect(parseRepositoryUrl("filesystem:///srv/k")).toMatchObject({ kind: "filesystem", localPath: "/srv/k", keyFiles: [] });
+    expect(parseRepositoryUrl("sftp://b@nas/srv/k?keyfile=/k/id&known-hosts=/k/kh")).toMatchObject({ kind: "sftp", keyFiles: ["/k/id", "/k/kh"] });
+    expect(parseRepositoryUrl("gcs://b?credentials-file=/k.json")).toMatchObject({ kind: "gcs", keyFiles: ["/k.json"] });
+    expect(parseRepositoryUrl("webdav+https://dav.example/k").kind).toBe("webdav");
+    expect(parseRepositoryUrl("s3://b").localPath).toBeUndefined();
+  });
+});
+
+describe("repositoryFolderName", () => {
+  const name = (url: string, env: NodeJS.ProcessEnv = {}) => repositoryFolderName(parseRepositoryUrl(url), env);
+
+  test("the backend and a hash of the location: stable, and a valid folder name", () => {
+    expect(name("s3://b/p?endpoint=h:9000")).toMatch(/^s3-[0-9a-f]{16}$/);
+    expect(name("s3://b/p?endpoint=h:9000")).toBe(name("s3://b/p?endpoint=h:9000"));
+  });
+
+  test("two repositories never share one: other folder, bucket, prefix, endpoint or Azure account", () => {
+    const names = [
+      name("filesystem:///srv/a"), name("filesystem:///srv/b"),
+      name("s3://b?endpoint=h:9000"), name("s3://c?endpoint=h:9000"), name("s3://b/p?endpoint=h:9000"), name("s3://b?endpoint=other:9000"),
+      name("azure://c", { AZURE_STORAGE_ACCOUNT: "one" }), name("azure://c", { AZURE_STORAGE_ACCOUNT: "two" }),
+    ];
+    expect(new Set(names).size).toBe(names.length);
+  });
 });
 
 describe("repositoryUrlFromSeedEnv", () => {
