@@ -61,7 +61,9 @@ command.action(async (flags: Record<string, unknown>) => {
     const outcome = await init.run();
     if (signal) return signalExit();
     if (outcome?.result !== "succeeded") {
-      throw new KkError(`the repository could not be opened or created, so no backup started: ${outcome?.message ?? outcome?.result ?? "no outcome"}`, ExitCode.repository);
+      const why = outcome?.message ?? outcome?.result ?? "no outcome";
+      // kopia-maintenance's own exit 5 means the repository itself cannot be used; anything else is a Job that failed.
+      throw new KkError(`the repository Job failed, so no hook ran and no backup started: ${why}`, outcome?.exitCode === ExitCode.repository ? ExitCode.repository : ExitCode.jobsFailed);
     }
   }
 

@@ -14,6 +14,8 @@ export interface JobOutcome {
   node?: string;
   /** kopia-backup's summary, read back from the pod's termination message. */
   summary?: BackupSummary;
+  /** The container's exit code, when it ran and ended. */
+  exitCode?: number;
   message?: string;
   durationSeconds: number;
 }
@@ -81,6 +83,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       result,
       ...(pod?.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
       ...(summary ? { summary } : {}),
+      ...(terminated?.exitCode !== undefined ? { exitCode: terminated.exitCode } : {}),
       ...(why ? { message: why } : {}),
       durationSeconds: Math.round((Date.now() - entry.startedAt) / 100) / 10,
     };

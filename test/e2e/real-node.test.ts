@@ -197,7 +197,7 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     expect(await jobsIn(cluster, namespace)).toEqual([]);
   }, 300_000);
 
-  test("kopia-backup fails in its Job (wrong password): exit 7, the failed Job is kept, its pod says why", async () => {
+  test("a wrong password stops the run at the init Job on the node: exit 5, no backup Job, the kept init Job's pod says why", async () => {
     const { namespace, pvc } = await namespaceWithVolume("real-fail");
     writeFileSync(join(pvc.hostPath, "file.txt"), "data\n");
     // The repository exists (the first test made it, with TEST_PASSWORD); make sure if run alone.
@@ -207,19 +207,20 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     }
     // Not "wrong": secrets are redacted in messages, which would turn "wrong password" into "*** password".
     const run = await operator(namespace, { KOPIA_PASSWORD: "not-the-repository-password" });
-    expect(run.exitCode, run.output).toBe(7);
-    const jobs = await jobsIn(cluster, namespace);
-    expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True")).toBe(true);
-    const pods = await cluster.podsOfJob(namespace, jobs[0]!.metadata!.name!);
+    expect(run.exitCode, run.output).toBe(5);
+    expect(run.stderr).toContain("the repository Job failed, so no hook ran and no backup started");
+    expect(run.output).toContain("wrong password");
+    expect(await jobsIn(cluster, namespace)).toEqual([]);
+    const runId = /run ([0-9a-f]+): discovering/.exec(run.output)![1]!;
+    const inits = (await cluster.batch.listJobForAllNamespaces({ labelSelector: `kopia-k8s.io/run-id=${runId},kopia-k8s.io/role=init` })).items;
+    expect(inits).toHaveLength(1);
+    expect(inits[0]!.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True")).toBe(true);
+    const pods = await cluster.podsOfJob(inits[0]!.metadata!.namespace!, inits[0]!.metadata!.name!);
     expect(pods).toHaveLength(1);
-    expect(pods[0]!.spec?.nodeName).toBe(node.name);
+    expect(pods[0]!.spec?.nodeName).toBe(node.name); // on the node of the backup, where the repository folder is
     const terminated = pods[0]!.status?.containerStatuses?.[0]?.state?.terminated;
     expect(terminated?.exitCode).toBe(5); // repository unusable
-    const summary = JSON.parse(terminated?.message ?? "{}");
-    expect(summary.result).toBe("fatal");
-    expect(summary.message).toContain("wrong password; set KOPIA_PASSWORD");
-    expect(run.output).toContain("wrong password");
+    expect(terminated?.message).toContain("wrong password; set KOPIA_PASSWORD");
   }, 300_000);
 
   test("a Job whose pod cannot start fails in seconds with the kubelet's reason: an image that cannot be pulled, a --secret that does not exist", async () => {
@@ -229,12 +230,12 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     // Nothing listens on 127.0.0.1:1, so containerd's pull is refused at once.
     const badImage = await runScript("operator-backup", ["--namespace", pull.namespace, "--image", "localhost:1/kk-missing:0", ...base], env);
     expect(badImage.exitCode, badImage.output).toBe(7);
-    expect(badImage.output).toMatch(/1 of 1 done: .*\/data failed on kk-real: pod cannot start: (ErrImagePull|ImagePullBackOff): .*localhost:1\/kk-missing:0/);
+    expect(badImage.output).toMatch(/the repository Job failed, so no hook ran and no backup started: pod cannot start: (ErrImagePull|ImagePullBackOff): .*localhost:1\/kk-missing:0/);
 
     const secret = await namespaceWithVolume("real-secret");
     const noSecret = await runScript("operator-backup", ["--namespace", secret.namespace, "--image", KOPIA_IMAGE, "--secret", "kk-missing-secret", ...base.slice(2), "--image-pull-policy", "Never"], env);
     expect(noSecret.exitCode, noSecret.output).toBe(7);
-    expect(noSecret.output).toMatch(/1 of 1 done: .*\/data failed on kk-real: pod cannot start: CreateContainerConfigError: secret "kk-missing-secret" not found/);
+    expect(noSecret.output).toMatch(/the repository Job failed, so no hook ran and no backup started: pod cannot start: CreateContainerConfigError: secret "kk-missing-secret" not found/);
     expect(await jobsIn(cluster, secret.namespace)).toEqual([]);
   }, 120_000);
 });

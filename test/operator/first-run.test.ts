@@ -96,7 +96,7 @@ describe("operator-backup's first run on empty storage: the repository is create
 
     const { run, runs } = await firstRun(`filesystem://${repository}`, { KOPIA_PASSWORD: "not the password at all" });
     expect(run.exitCode, run.output).toBe(5);
-    expect(run.stderr).toContain("the repository could not be opened or created, so no backup started");
+    expect(run.stderr).toContain("the repository Job failed, so no hook ran and no backup started");
     expect(run.stderr).toContain("wrong password");
     expect(runs.map((hostRun) => hostRun.role)).toEqual(["init"]);
   });

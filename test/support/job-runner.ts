@@ -16,6 +16,8 @@ export interface HostRun {
   startedAt: number;
   endedAt: number;
   result: ScriptRun;
+  /** What the pod reported as its termination message (kopia-backup's summary, or the log's tail). */
+  terminationMessage: string;
 }
 
 /** A kubelet keeps this much of a failed container's log as its termination message. */
@@ -53,7 +55,7 @@ export function runJobPodsOnHost(cluster: TestCluster, runId: string) {
     const result = await runScript(command, args, env);
     const summary = await Bun.file(summaryFile).text().catch(() => "");
     const message = summary || (result.exitCode !== 0 ? Buffer.from(result.output).subarray(-LOG_TAIL_BYTES).toString() : "");
-    runs.push({ namespace, pod: pod.metadata!.name!, role: pod.metadata!.labels!["kopia-k8s.io/role"]!, command, args, startedAt, endedAt: Date.now(), result });
+    runs.push({ namespace, pod: pod.metadata!.name!, role: pod.metadata!.labels!["kopia-k8s.io/role"]!, command, args, startedAt, endedAt: Date.now(), result, terminationMessage: message });
     await cluster.completePod(namespace, pod.metadata!.name!, { exitCode: result.exitCode, message });
   };
 
