@@ -15,7 +15,7 @@ import { buildBackupJob } from "../shared/kube/job-spec.ts";
 import { repositoryJobPool } from "../shared/kube/repository-job.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
 import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
-import { describePlan, discover } from "../shared/kube/discovery.ts";
+import { assertRunIdUnused, describePlan, discover } from "../shared/kube/discovery.ts";
 import type { HookPlan } from "../shared/kube/plan.ts";
 import { PostHookQueue, undoPreHooks } from "../shared/kube/post-hooks.ts";
 import { formatTable, reportRow } from "../shared/kube/report.ts";
@@ -54,6 +54,7 @@ command.action(async (flags: Record<string, unknown>) => {
   // The repository is connected to, or created on empty storage, by one Job before any hook or
   // backup: backup Jobs never create it (Jobs starting together would each write one), and a wrong
   // password or unreachable storage stops the run before any app is frozen.
+  if (settings.runIdGiven) await assertRunIdUnused(kube, settings.runId);
   if (runnable.length > 0) {
     const firstPinned = runnable.find((target) => target.node);
     const init = repositoryJobPool(kube, settings, jobSettings, "init", firstPinned ? { node: firstPinned.node, tolerations: firstPinned.tolerations } : {});
@@ -125,8 +126,12 @@ command.action(async (flags: Record<string, unknown>) => {
   log.info(`summary of run ${settings.runId}:\n${formatTable(rows)}`, { rows });
   if (signal) return signalExit();
 
-  const failed = rows.filter((row) => row.result !== "success").length + postHooks.failures + (maintenanceOutcome && maintenanceOutcome.result !== "succeeded" ? 1 : 0);
-  if (failed > 0) throw new KkError(`${failed} of ${rows.length} backups, post-backup hooks or maintenance failed; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
+  const partial = rows.filter((row) => row.result === "partial").length;
+  const failed = rows.filter((row) => row.result !== "success" && row.result !== "partial").length + postHooks.failures + (maintenanceOutcome && maintenanceOutcome.result !== "succeeded" ? 1 : 0);
+  if (failed === 0 && partial > 0) {
+    throw new KkError(`${partial} of ${rows.length} backups are partial: their snapshots were saved without the files they could not read (their Jobs are kept; kubectl logs names the files)`, ExitCode.partial);
+  }
+  if (failed + partial > 0) throw new KkError(`${failed + partial} of ${rows.length} backups, post-backup hooks or maintenance failed; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
   log.success(`all ${rows.length} backups succeeded`);
   return ExitCode.ok;
 });

@@ -1,4 +1,6 @@
+import { usageError } from "../exit-codes.ts";
 import type { Kube } from "./client.ts";
+import { LABEL_RUN_ID } from "./names.ts";
 import { planBackups, type BackupPlan } from "./plan.ts";
 import type { OperatorSettings } from "./operator-options.ts";
 
@@ -31,4 +33,15 @@ export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, 
   for (const hook of plan.postHooks) lines.push(`  ${verb} run post-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}): ${hook.command}`);
   for (const entry of plan.skipped) lines.push(`  skipping ${entry.namespace}/${entry.name}: ${entry.reason}`);
   return lines;
+}
+
+/** A --uuid given again while the earlier run's Jobs still exist would meet a 409 for every Job: say so once, up front. */
+export async function assertRunIdUnused(kube: Kube, runId: string): Promise<void> {
+  const leftovers = await kube.batch.listJobForAllNamespaces({ labelSelector: `${LABEL_RUN_ID}=${runId}`, limit: 1 });
+  const [first] = leftovers.items;
+  if (!first) return;
+  throw usageError(
+    `--uuid: Jobs of an earlier run with id ${runId} still exist (e.g. ${first.metadata!.namespace}/${first.metadata!.name}); ` +
+      `remove them with kubectl delete jobs,secrets -A -l ${LABEL_RUN_ID}=${runId}, or give another --uuid`,
+  );
 }

@@ -5,6 +5,8 @@ import type { BackupTarget } from "./plan.ts";
 /** Everything a backup Job needs besides its target; nothing secret (secrets travel in a Secret). */
 export interface JobSettings {
   runId: string;
+  /** Set when several clusters write one repository: part of every Kopia source's host. */
+  clusterName?: string;
   image: string;
   imagePullPolicy?: string;
   /** Secrets for a private registry, each in every namespace the Jobs run in. */
@@ -39,7 +41,7 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
   const annotations = { ...settings.annotations, [ANNOTATION_PVC]: target.pvc, ...(target.node ? { [ANNOTATION_NODE]: target.node } : {}) };
   const args = [
     "--path", DATA_MOUNT,
-    "--hostname", target.namespace,
+    "--hostname", kopiaHostname(target.namespace, settings.clusterName),
     "--username", target.pvc,
     "--summary-file", "/dev/termination-log",
     // operator-backup made sure the repository exists before any backup Job: a Job never creates one,
@@ -107,6 +109,12 @@ export function buildRepositoryJob(name: string, namespace: string, role: "init"
     },
   };
 }
+
+/**
+ * The Kopia host of a namespace's volumes: the namespace, or `<namespace>.<cluster name>` when a
+ * cluster name is given. A namespace holds no dot, so the first dot always separates the two.
+ */
+export const kopiaHostname = (namespace: string, clusterName?: string) => (clusterName ? `${namespace}.${clusterName}` : namespace);
 
 export function runLabels(runId: string, role: "backup" | "init" | "maintenance"): Record<string, string> {
   return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_RUN_ID]: runId, [LABEL_ROLE]: role };

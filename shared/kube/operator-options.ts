@@ -19,6 +19,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--hook-timeout <duration>", "Default hook timeout, e.g. 30s, 5m (env KK_HOOK_TIMEOUT) [default: 5m]")
     .option("--concurrency <n>", "Backup Jobs active at once (env KK_CONCURRENCY) [default: 3]")
     .option("--pending-timeout <duration>", "Delete a Job whose pod stays Pending this long (env KK_PENDING_TIMEOUT) [default: 15m]")
+    .option("--cluster-name <name>", "Part of every Kopia source (pvc@namespace.<name>) when several clusters write one repository (env KK_CLUSTER_NAME)")
     .option("--uuid <id>", "Run id used in Job names and labels (env KK_UUID) [default: random]")
     .option("--job-prefix <prefix>", "Job name prefix (env KK_JOB_PREFIX) [default: kopia-backup]")
     .option("--image <image>", "Image with kopia-backup and kopia (env KK_IMAGE) [default: kopia-k8s:0.1.0]")
@@ -89,6 +90,9 @@ export interface OperatorSettings {
   pendingTimeoutMs: number;
   watchTimeoutSeconds: number;
   runId: string;
+  /** The run id came from --uuid (KK_UUID): an earlier run's Jobs may still carry it. */
+  runIdGiven: boolean;
+  clusterName?: string;
   jobPrefix: string;
   image: string;
   imagePullPolicy?: string;
@@ -120,7 +124,8 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   // With --secret the Jobs read the user's own Secret: this environment needs no credentials.
   const secretData = userSecretName ? {} : credentialsFromEnvironment();
 
-  const runId = flagOrEnv(flags.uuid, "KK_UUID") ?? newRunId();
+  const givenRunId = flagOrEnv(flags.uuid, "KK_UUID");
+  const runId = givenRunId ?? newRunId();
   if (!isDnsLabel(runId) || runId.length > 36) throw usageError(`--uuid: '${runId}' must be lower-case letters, digits and '-', at most 36 characters`);
   const jobPrefix = flagOrEnv(flags.jobPrefix, "KK_JOB_PREFIX") ?? "kopia-backup";
   if (!isDnsLabel(jobPrefix) || jobPrefix.length > 16) throw usageError(`--job-prefix: '${jobPrefix}' must be lower-case letters, digits and '-', at most 16 characters`);
@@ -134,6 +139,10 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     throw usageError(`--image-pull-policy: '${imagePullPolicy}' must be Always, IfNotPresent or Never`);
   }
   const selector = flagOrEnv(flags.selector, "KK_SELECTOR");
+  const clusterName = flagOrEnv(flags.clusterName, "KK_CLUSTER_NAME");
+  if (clusterName !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/.test(clusterName)) {
+    throw usageError(`--cluster-name: '${clusterName}' must be lower-case letters, digits, '-' and '.', at most 63 characters, e.g. homelab`);
+  }
   return {
     log,
     logFormat,
@@ -148,6 +157,8 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     // Env only: how long the API server keeps one watch open before operator-backup resumes it.
     watchTimeoutSeconds: parsePositiveInteger(flagOrEnv(undefined, "KK_WATCH_TIMEOUT_SECONDS"), "KK_WATCH_TIMEOUT_SECONDS") ?? 300,
     runId,
+    runIdGiven: givenRunId !== undefined,
+    ...(clusterName ? { clusterName } : {}),
     jobPrefix,
     image: flagOrEnv(flags.image, "KK_IMAGE") ?? "kopia-k8s:0.1.0",
     ...(imagePullPolicy ? { imagePullPolicy } : {}),
@@ -195,6 +206,7 @@ function resourceList(value: string | undefined, field: string, kind: "requests"
 export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
   return {
     runId: settings.runId,
+    ...(settings.clusterName ? { clusterName: settings.clusterName } : {}),
     image: settings.image,
     ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
     imagePullSecrets: settings.imagePullSecrets,

@@ -16,7 +16,8 @@ export interface ReportRow {
 export function reportRow(outcome: JobOutcome): ReportRow {
   const metadata = outcome.job.metadata!;
   const summary = outcome.summary;
-  const result = outcome.result === "succeeded" ? (summary?.result ?? "success") : outcome.result;
+  // A partial backup (exit 3) fails its Job, but its snapshot was saved: say so.
+  const result = outcome.result === "succeeded" ? (summary?.result ?? "success") : summary?.result === "partial" ? "partial" : outcome.result;
   return {
     namespace: metadata.namespace!,
     pvc: metadata.annotations?.[ANNOTATION_PVC] ?? metadata.name!,

@@ -21,7 +21,8 @@ async function firstRun(repository: string, env: Record<string, string>) {
   const namespace = await cluster.freshNamespace("first");
   const folders = new Map<string, string>();
   for (const [index, pvc] of PVCS.entries()) {
-    const volume = await cluster.createBoundPvc(namespace, pvc, { node: cluster.nodes[index % cluster.nodes.length]! });
+    // "app" mounts the first three (on one node), "other" the last two (on another).
+    const volume = await cluster.createBoundPvc(namespace, pvc, { node: cluster.nodes[index < 3 ? 0 : 1]! });
     await makeCorpus(volume.hostPath, { largeFileMiB: 1 });
     await Bun.write(join(volume.hostPath, "which.txt"), `${pvc}\n`);
     folders.set(pvc, volume.hostPath);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { V1Job, V1NodeSelector } from "@kubernetes/client-node";
-import { buildBackupJob, buildCredentialsSecret, buildRepositoryJob, runLabels, type JobSettings } from "../../../shared/kube/job-spec.ts";
+import { buildBackupJob, buildCredentialsSecret, buildRepositoryJob, kopiaHostname, runLabels, type JobSettings } from "../../../shared/kube/job-spec.ts";
 import { shortHash } from "../../../shared/kube/names.ts";
 import type { BackupTarget } from "../../../shared/kube/plan.ts";
 
@@ -219,6 +219,14 @@ describe("buildBackupJob: metadata", () => {
     const b = buildBackupJob(JOB, target({ namespace: "b" }), settings()).metadata!.labels!["kopia-k8s.io/pvc-hash"]!;
     expect(a).not.toBe(b);
     expect(a).toMatch(/^[0-9a-f]{16}$/);
+  });
+});
+
+describe("kopiaHostname", () => {
+  test("the namespace, or <namespace>.<cluster name> with a cluster name", () => {
+    expect(kopiaHostname("apps")).toBe("apps");
+    expect(kopiaHostname("apps", "homelab.lan")).toBe("apps.homelab.lan");
+    expect(buildBackupJob(JOB, target(), settings({ clusterName: "homelab" })).spec!.template.spec!.containers[0]!.args).toContain("apps.homelab");
   });
 });
 
