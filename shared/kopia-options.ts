@@ -5,7 +5,7 @@ import { usageError } from "./exit-codes.ts";
 import type { KopiaContext } from "./kopia.ts";
 import { SECRET_ENV_VARS, createLogger, parseLogFormat, registerSecret, type LogFormat, type Logger } from "./log.ts";
 import { validatePushgatewayUrl } from "./metrics.ts";
-import { flagOrEnv, isAbsolutePath, parseBoolean } from "./options.ts";
+import { flagOrEnv, isAbsolutePath, parseBoolean, parsePositiveInteger } from "./options.ts";
 import { parseRepositoryUrl, repositoryFolderName, repositoryUrlFromSeedEnv } from "./repository.ts";
 
 /** Options every kopia script takes: where the repository is, who we are, where kopia keeps state. */
@@ -14,6 +14,7 @@ export function declareKopiaOptions(cli: Command): void {
     .option("--repository <url>", "Repository URL (env KK_REPOSITORY; or KK_BUCKET + KK_ENDPOINT for S3)")
     .option("--config-path <dir>", "Parent folder of kopia's connection configs, one folder per repository (env KK_CONFIG_PATH) [default: ~/.config/kopia-k8s]")
     .option("--cache-path <dir>", "Parent folder of kopia's caches, one folder per repository (env KK_KOPIA_CACHE_PATH) [default: ~/.cache/kopia-k8s/cache]")
+    .option("--cache-size-mb <n>", "Most MiB kopia's cache of this repository may hold, half for contents, half for metadata (env KK_KOPIA_CACHE_SIZE_MB) [default: kopia's, 5000 each]")
     .option("--log-path <dir>", "Parent folder of kopia's own log files, one folder per repository (env KK_KOPIA_LOG_PATH) [default: ~/.cache/kopia-k8s/logs]")
     .option("--kopia-path <file>", "kopia binary (env KK_KOPIA_PATH) [default: kopia on PATH]")
     .option("--pushgateway-url <url>", "Push metrics to this Prometheus Pushgateway (env KK_PUSHGATEWAY_URL)")
@@ -72,6 +73,7 @@ export function resolveKopiaContext(
   const cachePath = absoluteFolder(flagOrEnv(flags.cachePath, "KK_KOPIA_CACHE_PATH") ?? join(cacheBase, "kopia-k8s", "cache"), "--cache-path");
   const logPath = absoluteFolder(flagOrEnv(flags.logPath, "KK_KOPIA_LOG_PATH") ?? join(cacheBase, "kopia-k8s", "logs"), "--log-path");
   const folder = repositoryFolderName(repository);
+  const cacheSizeMB = parsePositiveInteger(flagOrEnv(flags.cacheSizeMb, "KK_KOPIA_CACHE_SIZE_MB"), "--cache-size-mb");
   return {
     binary: flagOrEnv(flags.kopiaPath, "KK_KOPIA_PATH") ?? "kopia",
     repository,
@@ -79,6 +81,7 @@ export function resolveKopiaContext(
     ...identity,
     configFile: join(configPath, folder, identityFileName(identity)),
     cacheDir: join(cachePath, folder),
+    ...(cacheSizeMB ? { cacheSizeMB } : {}),
     // Beside the cache folder, not in it: kopia removes the cache folder when a connect fails.
     lockFile: join(cachePath, `${folder}.lock`),
     logDir: join(logPath, folder),

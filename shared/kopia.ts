@@ -19,6 +19,8 @@ export interface KopiaContext {
   configFile: string;
   /** This repository's own cache folder (kopia removes it when a connect fails). */
   cacheDir: string;
+  /** Hard limit of that cache in MiB (half contents, half metadata); kopia's default when absent. */
+  cacheSizeMB?: number;
   /** Held while connecting or creating: one process at a time per repository on this machine. */
   lockFile: string;
   logDir: string;
@@ -166,7 +168,7 @@ async function connectOrCreateLocked(kopia: KopiaContext, options: { allowCreate
   await mkdir(kopia.logDir, { recursive: true });
   await assertNoForeignFiles(kopia.repository);
 
-  const identityArgs = [`--override-hostname=${kopia.hostname}`, `--override-username=${kopia.username}`, `--cache-directory=${kopia.cacheDir}`];
+  const identityArgs = [`--override-hostname=${kopia.hostname}`, `--override-username=${kopia.username}`, `--cache-directory=${kopia.cacheDir}`, ...cacheSizeArgs(kopia.cacheSizeMB)];
   const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs]);
   const fail = (result: KopiaResult) =>
     kopiaFailure(kopia, result, "connecting to the repository", () => repositoryError(`repository ${kopia.repository.url}: ${kopiaErrorMessage(result.stderr)}`));
@@ -190,6 +192,13 @@ async function connectOrCreateLocked(kopia: KopiaContext, options: { allowCreate
     if (attempt === RACE_RETRIES) throw foreignDataError(kopia.repository);
     await Bun.sleep(RACE_RETRY_MS * attempt);
   }
+}
+
+/** kopia's soft and hard cache limits, half the size each for contents and metadata. */
+function cacheSizeArgs(sizeMB: number | undefined): string[] {
+  if (!sizeMB) return [];
+  const half = Math.max(1, Math.floor(sizeMB / 2));
+  return ["content", "metadata"].flatMap((kind) => [`--${kind}-cache-size-mb=${half}`, `--${kind}-cache-size-limit-mb=${half}`]);
 }
 
 const notInitializedError = (repository: Repository) =>
@@ -222,7 +231,7 @@ function isUninitialized(repository: Repository, stderr: string): boolean {
 /** Changes when anything the connection depends on changes. The password is left out on purpose:
  * kopia checks it on every command, and a hash of it on disk would only help an attacker. */
 function connectionFingerprint(kopia: KopiaContext): string {
-  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.binary]);
+  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.cacheSizeMB ?? 0, kopia.binary]);
   return new Bun.CryptoHasher("sha256").update(identity).digest("hex");
 }
 

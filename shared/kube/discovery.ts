@@ -17,6 +17,7 @@ export async function discover(kube: Kube, settings: OperatorSettings): Promise<
     preBackupAnnotation: settings.preBackupAnnotation,
     postBackupAnnotation: settings.postBackupAnnotation,
     defaultHookTimeoutMs: settings.hookTimeoutMs,
+    defaultHookOnError: settings.hookOnError,
   });
 }
 
@@ -24,7 +25,10 @@ export async function discover(kube: Kube, settings: OperatorSettings): Promise<
 export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, "dryRun" | "concurrency" | "runId">): string[] {
   const verb = settings.dryRun ? "would" : "will";
   const lines = [`plan for run ${settings.runId}: ${plan.preHooks.length} pre-backup hooks, ${plan.targets.length} PVCs (${settings.concurrency} Jobs at once), ${plan.postHooks.length} post-backup hooks`];
-  for (const hook of plan.preHooks) lines.push(`  ${verb} run pre-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}, timeout ${hook.timeoutMs / 1000}s): ${hook.command}`);
+  for (const hook of plan.preHooks) {
+    lines.push(`  ${verb} run pre-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}, timeout ${hook.timeoutMs / 1000}s, on error ${hook.onError}): ${hook.command}`);
+    if (hook.problem) lines.push(`    but it cannot run: ${hook.problem}`);
+  }
   for (const target of plan.targets) {
     const where = target.node ? `on node ${target.node}` : target.pvNodeAffinity ? "where its PV's node affinity allows" : "on any node";
     const mountedBy = target.mountedBy.length ? `mounted by ${target.mountedBy.join(", ")}` : "not mounted";

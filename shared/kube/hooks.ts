@@ -37,6 +37,7 @@ export function describeHookFailure(hook: HookPlan, status: V1Status | undefined
 
 /** Runs `<shell> -c <command>` (sh by default) in the pod through pods/exec, streaming its output into the log. */
 export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, phase: "pre-backup" | "post-backup", shell = "sh"): Promise<void> {
+  if (hook.problem) throw hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: ${hook.problem}`);
   if (!hook.containers.includes(hook.container)) {
     throw hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: the pod has no container '${hook.container}' (it has: ${hook.containers.join(", ")})`);
   }

@@ -1,4 +1,4 @@
-import type { V1Affinity, V1Container, V1Job, V1ResourceRequirements, V1Secret, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { V1Affinity, V1Container, V1Job, V1NodeSelector, V1PodSpec, V1ResourceRequirements, V1Secret, V1SecurityContext, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_MANAGED_BY, LABEL_PVC_HASH, LABEL_ROLE, LABEL_RUN_ID, MANAGED_BY, shortHash } from "./names.ts";
 import type { BackupTarget } from "./plan.ts";
 
@@ -17,6 +17,8 @@ export interface JobSettings {
   /** The Secret the container's environment comes from: per Job (named like it) or the user's. */
   userSecretName?: string;
   resources: V1ResourceRequirements;
+  /** kopia's cache in each Job, in MiB: passed to kopia, and bounds the state emptyDir (a full node disk helps nobody). */
+  cacheSizeMB: number;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   /** Extra kopia-backup flags (retention, tags), passed on as they are. */
@@ -64,8 +66,7 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
           enableServiceLinks: false,
           ...pullSecrets(settings),
           ...placement(target),
-          ...(target.tolerations.length ? { tolerations: target.tolerations } : {}),
-          containers: [container("kopia-backup", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }])],
+          containers: [container("kopia-backup", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }], BACKUP_SECURITY)],
           volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc, readOnly: true } }, ...stateVolumes(settings)],
         },
       },
@@ -84,7 +85,7 @@ export interface RepositoryJobPlacement {
  * the backups: `init` makes sure the repository exists before any backup Job starts; `maintenance`
  * runs after the backups.
  */
-export function buildRepositoryJob(name: string, namespace: string, role: "init" | "maintenance", settings: JobSettings, placement: RepositoryJobPlacement = {}): V1Job {
+export function buildRepositoryJob(name: string, namespace: string, role: "init" | "maintenance", settings: JobSettings, where: RepositoryJobPlacement = {}): V1Job {
   const labels = { ...settings.labels, ...runLabels(settings.runId, role) };
   return {
     apiVersion: "batch/v1",
@@ -100,9 +101,8 @@ export function buildRepositoryJob(name: string, namespace: string, role: "init"
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...pullSecrets(settings),
-          ...(placement.node ? nodeAffinity(placement.node) : {}),
-          ...(placement.tolerations?.length ? { tolerations: placement.tolerations } : {}),
-          containers: [container("kopia-maintenance", name, role === "init" ? ["--init"] : [], settings, [])],
+          ...placement({ ...where, tolerations: where.tolerations ?? [] }),
+          containers: [container("kopia-maintenance", name, role === "init" ? ["--init"] : [], settings, [], repositorySecurity(settings))],
           volumes: stateVolumes(settings),
         },
       },
@@ -136,7 +136,34 @@ export function buildCredentialsSecret(job: V1Job, data: Record<string, string>)
   };
 }
 
-function container(command: string, jobName: string, args: string[], settings: JobSettings, mounts: V1VolumeMount[]): V1Container {
+/**
+ * Backups read every file of the volume: root with all capabilities dropped but DAC_OVERRIDE, which
+ * Pod Security's baseline level allows (DAC_READ_SEARCH it does not); the volume is mounted
+ * read-only, so overriding write permissions changes nothing.
+ */
+const BACKUP_SECURITY: V1SecurityContext = {
+  runAsUser: 0,
+  runAsNonRoot: false,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"], add: ["DAC_OVERRIDE"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** A nobody without a passwd entry, as distroless images use. */
+const NON_ROOT_UID = 65532;
+
+/**
+ * Maintenance and init read no volume: Pod Security's restricted level (non-root, no capability).
+ * A filesystem repository's files belong to the root of the backup Jobs, so there they run as root,
+ * still without any capability (hostPath is beyond baseline anyway).
+ */
+function repositorySecurity(settings: JobSettings): V1SecurityContext {
+  const user = settings.repositoryHostPath ? { runAsUser: 0, runAsNonRoot: false } : { runAsUser: NON_ROOT_UID, runAsGroup: NON_ROOT_UID, runAsNonRoot: true };
+  return { ...user, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+}
+
+function container(command: string, jobName: string, args: string[], settings: JobSettings, mounts: V1VolumeMount[], securityContext: V1SecurityContext): V1Container {
   return {
     name: command,
     image: settings.image,
@@ -149,19 +176,13 @@ function container(command: string, jobName: string, args: string[], settings: J
       { name: "KK_CONFIG_PATH", value: `${STATE_MOUNT}/config` },
       { name: "KK_KOPIA_CACHE_PATH", value: `${STATE_MOUNT}/cache` },
       { name: "KK_KOPIA_LOG_PATH", value: `${STATE_MOUNT}/logs` },
+      { name: "KK_KOPIA_CACHE_SIZE_MB", value: String(settings.cacheSizeMB) },
       ...(settings.pushgatewayUrl ? [{ name: "KK_PUSHGATEWAY_URL", value: settings.pushgatewayUrl }] : []),
     ],
     envFrom: [{ secretRef: { name: settings.userSecretName ?? jobName } }],
     resources: settings.resources,
     terminationMessagePolicy: "FallbackToLogsOnError",
-    securityContext: {
-      // Root without the usual capabilities, plus DAC_READ_SEARCH to read every file of the volume.
-      runAsUser: 0,
-      runAsNonRoot: false,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"], add: ["DAC_READ_SEARCH"] },
-    },
+    securityContext,
     volumeMounts: [
       ...mounts,
       { name: "kopia-state", mountPath: STATE_MOUNT },
@@ -176,21 +197,34 @@ const pullSecrets = (settings: JobSettings) =>
 
 function stateVolumes(settings: JobSettings): V1Volume[] {
   return [
-    { name: "kopia-state", emptyDir: {} },
-    { name: "tmp", emptyDir: {} },
+    // kopia's cache, config and logs: the cache's two halves may each reach the size given, plus
+    // index caches and logs; past the limit the kubelet evicts the pod rather than fill the node's disk.
+    { name: "kopia-state", emptyDir: { sizeLimit: `${settings.cacheSizeMB * 2 + 1024}Mi` } },
+    { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
     ...(settings.repositoryHostPath ? [{ name: "repository", hostPath: { path: settings.repositoryHostPath, type: "Directory" } }] : []),
   ];
 }
 
+/** A cordoned node still runs the app whose volume a pinned Job backs up. */
+const UNSCHEDULABLE_TOLERATION: V1Toleration = { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" };
+
 /**
- * Required node affinity on the node's name (as the DaemonSet controller does), never podAffinity on
- * app labels (any look-alike pod would match), nor the kubernetes.io/hostname label, which differs
- * from the node name wherever the kubelet runs with --hostname-override.
+ * Pinned (a volume in use on a node): required node affinity on the node's name (as the DaemonSet
+ * controller does), never podAffinity on app labels (any look-alike pod would match), nor the
+ * kubernetes.io/hostname label, which differs from the node name wherever the kubelet runs with
+ * --hostname-override; the app pod's tolerations, and the cordoned node's. Otherwise: a Linux node,
+ * within the PV's own node affinity when it has one.
  */
-function placement(target: BackupTarget): { affinity?: V1Affinity } {
-  if (target.node) return nodeAffinity(target.node);
-  if (target.pvNodeAffinity) return { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: target.pvNodeAffinity } } };
-  return {};
+function placement(where: { node?: string; pvNodeAffinity?: V1NodeSelector; tolerations: V1Toleration[] }): Pick<V1PodSpec, "affinity" | "nodeSelector" | "tolerations"> {
+  if (where.node) {
+    const tolerations = where.tolerations.some((toleration) => toleration.key === UNSCHEDULABLE_TOLERATION.key) ? where.tolerations : [...where.tolerations, UNSCHEDULABLE_TOLERATION];
+    return { ...nodeAffinity(where.node), tolerations };
+  }
+  return {
+    nodeSelector: { "kubernetes.io/os": "linux" },
+    ...(where.pvNodeAffinity ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: where.pvNodeAffinity } } } : {}),
+    ...(where.tolerations.length ? { tolerations: where.tolerations } : {}),
+  };
 }
 
 const nodeAffinity = (node: string): { affinity: V1Affinity } => ({

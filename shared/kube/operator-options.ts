@@ -8,6 +8,7 @@ import { parseRepositoryUrl, repositoryUrlFromSeedEnv, type Repository } from ".
 import { backupFlags, RETENTION_KEYS, resolveRetention, resolveTags } from "../backup.ts";
 import type { JobSettings } from "./job-spec.ts";
 import { isDnsLabel, newRunId } from "./names.ts";
+import { HOOK_ON_ERROR, type HookOnError } from "./plan.ts";
 
 export function declareOperatorOptions(command: Command): void {
   command
@@ -16,6 +17,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--pre-backup-annotation <key>", "Pod annotation holding the pre-backup command (env KK_PRE_BACKUP_ANNOTATION) [default: kopia-k8s.io/pre-backup]")
     .option("--post-backup-annotation <key>", "Pod annotation holding the post-backup command (env KK_POST_BACKUP_ANNOTATION) [default: kopia-k8s.io/post-backup]")
     .option("--hook-shell <shell>", "Shell that runs hook commands in the app container (env KK_HOOK_SHELL) [default: sh]")
+    .option("--hook-on-error <mode>", "A failed pre-backup hook: abort the run, or continue without that pod's volumes; per pod: annotation <key>-on-error (env KK_HOOK_ON_ERROR) [default: abort]")
     .option("--hook-timeout <duration>", "Default hook timeout, e.g. 30s, 5m (env KK_HOOK_TIMEOUT) [default: 5m]")
     .option("--concurrency <n>", "Backup Jobs active at once (env KK_CONCURRENCY) [default: 3]")
     .option("--pending-timeout <duration>", "Delete a Job whose pod stays Pending this long (env KK_PENDING_TIMEOUT) [default: 15m]")
@@ -28,8 +30,9 @@ export function declareOperatorOptions(command: Command): void {
     .option("--image-pull-secret <name>", "Secret for a private registry, in every PVC's namespace; repeatable (env KK_IMAGE_PULL_SECRETS, comma-separated)")
     .option("--job-label <key=value>", "Extra label on Jobs and their pods; repeatable (env KK_JOB_LABELS)")
     .option("--job-annotation <key=value>", "Extra annotation on Jobs and their pods, e.g. sidecar.istio.io/inject=false; repeatable (env KK_JOB_ANNOTATIONS)")
-    .option("--job-requests <list>", "Container requests, e.g. cpu=100m,memory=256Mi (env KK_JOB_REQUESTS)")
-    .option("--job-limits <list>", "Container limits, e.g. memory=1Gi (env KK_JOB_LIMITS)")
+    .option("--job-requests <list>", "Container requests, each replacing its default (env KK_JOB_REQUESTS) [default: cpu=100m,memory=256Mi]")
+    .option("--job-limits <list>", "Container limits, each replacing its default (env KK_JOB_LIMITS) [default: memory=2Gi]")
+    .option("--cache-size-mb <n>", "kopia's cache in each Job, MiB; the Job's state volume is limited to twice that plus 1 GiB (env KK_KOPIA_CACHE_SIZE_MB) [default: 1024]")
     .option("--backoff-limit <n>", "Retries of a failed backup Job (env KK_BACKOFF_LIMIT) [default: 0]")
     .option("--job-deadline <duration>", "A backup or maintenance Job still running after this fails (env KK_JOB_DEADLINE) [default: 23h]")
     .option("--no-maintenance", "Do not run kopia-maintenance as a Job after the backups (env KK_MAINTENANCE=false)")
@@ -85,6 +88,7 @@ export interface OperatorSettings {
   preBackupAnnotation: string;
   postBackupAnnotation: string;
   hookTimeoutMs: number;
+  hookOnError: HookOnError;
   hookShell: string;
   concurrency: number;
   pendingTimeoutMs: number;
@@ -101,6 +105,7 @@ export interface OperatorSettings {
   jobLabels: Record<string, string>;
   jobAnnotations: Record<string, string>;
   resources: V1ResourceRequirements;
+  cacheSizeMB: number;
   backoffLimit: number;
   jobDeadlineMs: number;
   maintenance: boolean;
@@ -151,6 +156,7 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     preBackupAnnotation: flagOrEnv(flags.preBackupAnnotation, "KK_PRE_BACKUP_ANNOTATION") ?? "kopia-k8s.io/pre-backup",
     postBackupAnnotation: flagOrEnv(flags.postBackupAnnotation, "KK_POST_BACKUP_ANNOTATION") ?? "kopia-k8s.io/post-backup",
     hookTimeoutMs: parseDuration(flagOrEnv(flags.hookTimeout, "KK_HOOK_TIMEOUT") ?? "5m", "--hook-timeout"),
+    hookOnError: parseHookOnError(flagOrEnv(flags.hookOnError, "KK_HOOK_ON_ERROR") ?? "abort"),
     hookShell: flagOrEnv(flags.hookShell, "KK_HOOK_SHELL") ?? "sh",
     concurrency: parsePositiveInteger(flagOrEnv(flags.concurrency, "KK_CONCURRENCY"), "--concurrency") ?? 3,
     pendingTimeoutMs: parseDuration(flagOrEnv(flags.pendingTimeout, "KK_PENDING_TIMEOUT") ?? "15m", "--pending-timeout"),
@@ -167,9 +173,10 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     jobLabels: keyValues(listFlagOrEnv(flags.jobLabel, "KK_JOB_LABELS"), "--job-label"),
     jobAnnotations: keyValues(listFlagOrEnv(flags.jobAnnotation, "KK_JOB_ANNOTATIONS"), "--job-annotation"),
     resources: {
-      ...resourceList(flagOrEnv(flags.jobRequests, "KK_JOB_REQUESTS"), "--job-requests", "requests"),
-      ...resourceList(flagOrEnv(flags.jobLimits, "KK_JOB_LIMITS"), "--job-limits", "limits"),
+      requests: { ...DEFAULT_REQUESTS, ...resourceList(flagOrEnv(flags.jobRequests, "KK_JOB_REQUESTS"), "--job-requests") },
+      limits: { ...DEFAULT_LIMITS, ...resourceList(flagOrEnv(flags.jobLimits, "KK_JOB_LIMITS"), "--job-limits") },
     },
+    cacheSizeMB: parsePositiveInteger(flagOrEnv(flags.cacheSizeMb, "KK_KOPIA_CACHE_SIZE_MB"), "--cache-size-mb") ?? 1024,
     backoffLimit: parseNonNegativeInteger(flagOrEnv(flags.backoffLimit, "KK_BACKOFF_LIMIT"), "--backoff-limit") ?? 0,
     // Under a day, so that a daily schedule never finds the previous night's run still going.
     jobDeadlineMs: parseDuration(flagOrEnv(flags.jobDeadline, "KK_JOB_DEADLINE") ?? "23h", "--job-deadline"),
@@ -183,6 +190,12 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   };
 }
 
+function parseHookOnError(value: string): HookOnError {
+  const mode = HOOK_ON_ERROR.find((candidate) => candidate === value.trim().toLowerCase());
+  if (!mode) throw usageError(`--hook-on-error: '${value}' must be abort or continue`);
+  return mode;
+}
+
 function keyValues(items: string[], field: string): Record<string, string> {
   const result: Record<string, string> = {};
   for (const item of items.flatMap((entry) => entry.split(","))) {
@@ -193,13 +206,17 @@ function keyValues(items: string[], field: string): Record<string, string> {
   return result;
 }
 
-function resourceList(value: string | undefined, field: string, kind: "requests" | "limits"): V1ResourceRequirements {
+/** Small enough for a Raspberry Pi, enough for kopia on a homelab volume; each can be replaced. */
+const DEFAULT_REQUESTS = { cpu: "100m", memory: "256Mi" };
+const DEFAULT_LIMITS = { memory: "2Gi" };
+
+function resourceList(value: string | undefined, field: string): Record<string, string> {
   if (!value) return {};
   const entries = keyValues([value], field);
   for (const [name, quantity] of Object.entries(entries)) {
     if (!/^\d+(\.\d+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.test(quantity)) throw usageError(`${field}: '${name}=${quantity}' is not a quantity, e.g. cpu=100m or memory=256Mi`);
   }
-  return { [kind]: entries };
+  return entries;
 }
 
 /** What every Job of this run shares: image, repository, Secret, resources, labels, flags. */
@@ -214,6 +231,7 @@ export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
     ...(settings.repository.localPath ? { repositoryHostPath: settings.repository.localPath } : {}),
     ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),
     resources: settings.resources,
+    cacheSizeMB: settings.cacheSizeMB,
     labels: settings.jobLabels,
     annotations: settings.jobAnnotations,
     backupArgs: settings.backupArgs,

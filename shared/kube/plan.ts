@@ -1,4 +1,5 @@
-import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from "@kubernetes/client-node";
+import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration, V1Volume } from "@kubernetes/client-node";
+import { KkError } from "../exit-codes.ts";
 import { parseDuration } from "../options.ts";
 import { ANNOTATION_BACKUP, LABEL_MANAGED_BY, MANAGED_BY } from "./names.ts";
 
@@ -10,7 +11,14 @@ export interface HookPlan {
   containers: string[];
   command: string;
   timeoutMs: number;
+  /** What a failure of this pod's pre-backup hook does: end the run, or skip this pod's volumes. */
+  onError: HookOnError;
+  /** Why the hook cannot run (an annotation that cannot be read, a container that is not running): it fails with this. */
+  problem?: string;
 }
+
+export const HOOK_ON_ERROR = ["abort", "continue"] as const;
+export type HookOnError = (typeof HOOK_ON_ERROR)[number];
 
 /** One PVC to back up, and where its Job must run. */
 export interface BackupTarget {
@@ -48,6 +56,7 @@ export interface PlanOptions {
   preBackupAnnotation: string;
   postBackupAnnotation: string;
   defaultHookTimeoutMs: number;
+  defaultHookOnError: HookOnError;
 }
 
 const optedOut = (annotations: Record<string, string> | undefined) => annotations?.[ANNOTATION_BACKUP]?.toLowerCase() === "false";
@@ -78,13 +87,16 @@ export function planBackups(pods: V1Pod[], pvcs: V1PersistentVolumeClaim[], pvs:
       skipped.push({ namespace, name: `pod/${podName}`, reason: `annotated ${ANNOTATION_BACKUP}=false` });
       continue;
     }
-    const pre = hookFromAnnotations(pod, options.preBackupAnnotation, options.defaultHookTimeoutMs);
-    if (pre) preHooks.push(pre);
-    const post = hookFromAnnotations(pod, options.postBackupAnnotation, options.defaultHookTimeoutMs);
-    if (post) postHooks.push(post);
+    // A pod that is shutting down gets no hooks (its app may be gone any moment); its volumes are backed up as the rest.
+    if (!pod.metadata?.deletionTimestamp) {
+      const pre = hookFromAnnotations(pod, options.preBackupAnnotation, options);
+      if (pre) preHooks.push(pre);
+      const post = hookFromAnnotations(pod, options.postBackupAnnotation, options);
+      if (post) postHooks.push(post);
+    }
 
     for (const volume of pod.spec?.volumes ?? []) {
-      const claimName = volume.persistentVolumeClaim?.claimName;
+      const claimName = claimOf(podName, volume);
       if (!claimName) continue;
       const pvc = pvcsByKey.get(key(namespace, claimName));
       if (!pvc || !backupable(pvc, skipped)) continue;
@@ -136,29 +148,61 @@ function backupable(pvc: V1PersistentVolumeClaim, skipped: Skipped[]): boolean {
   return !reason;
 }
 
-const mounts = (pod: V1Pod, claimName: string) => (pod.spec?.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === claimName);
+/** The PVC behind a pod volume: a claim, or the one a generic ephemeral volume makes (`<pod>-<volume>`). */
+const claimOf = (podName: string, volume: V1Volume) => volume.persistentVolumeClaim?.claimName ?? (volume.ephemeral ? `${podName}-${volume.name}` : undefined);
+
+const mounts = (pod: V1Pod, claimName: string) => (pod.spec?.volumes ?? []).some((volume) => claimOf(pod.metadata!.name!, volume) === claimName);
 
 function newTolerations(existing: V1Toleration[], candidates: V1Toleration[]): V1Toleration[] {
   const seen = new Set(existing.map((toleration) => JSON.stringify(toleration)));
   return candidates.filter((toleration) => !seen.has(JSON.stringify(toleration)));
 }
 
-/** `<key>` holds the command; `<key>-container` and `<key>-timeout` (a duration with unit) refine it. */
-export function hookFromAnnotations(pod: V1Pod, annotationKey: string, defaultTimeoutMs: number): HookPlan | undefined {
+/**
+ * `<key>` holds the command; `<key>-container`, `<key>-timeout` (a duration with unit) and
+ * `<key>-on-error` (abort or continue) refine it. What cannot be read, or a container that is not
+ * running, becomes the hook's problem: that pod's hook failure, not an error for the whole run.
+ */
+function hookFromAnnotations(pod: V1Pod, annotationKey: string, options: Pick<PlanOptions, "defaultHookTimeoutMs" | "defaultHookOnError">): HookPlan | undefined {
   const annotations = pod.metadata?.annotations ?? {};
   const command = annotations[annotationKey];
   if (!command?.trim()) return undefined;
   const namespace = pod.metadata!.namespace!;
   const podName = pod.metadata!.name!;
+  const container = annotations[`${annotationKey}-container`] ?? pod.spec?.containers[0]?.name ?? "";
+  const problems: string[] = [];
+
   const timeoutText = annotations[`${annotationKey}-timeout`];
-  const where = `pod ${namespace}/${podName}: annotation ${annotationKey}-timeout`;
+  let timeoutMs = options.defaultHookTimeoutMs;
+  try {
+    if (timeoutText !== undefined) timeoutMs = parseDuration(timeoutText, `pod ${namespace}/${podName}: annotation ${annotationKey}-timeout`);
+  } catch (error) {
+    if (!(error instanceof KkError)) throw error;
+    problems.push(error.message);
+  }
+  const onErrorText = annotations[`${annotationKey}-on-error`];
+  const onError = HOOK_ON_ERROR.find((value) => value === onErrorText?.trim().toLowerCase()) ?? options.defaultHookOnError;
+  if (onErrorText !== undefined && onError !== onErrorText.trim().toLowerCase()) {
+    problems.push(`pod ${namespace}/${podName}: annotation ${annotationKey}-on-error: '${onErrorText}' must be abort or continue`);
+  }
+  const notRunning = notRunningReason(pod, container);
+  if (notRunning) problems.push(`pod ${namespace}/${podName}: container ${container} is not running (${notRunning}); the hook cannot run`);
+
   return {
     namespace,
     pod: podName,
-    container: annotations[`${annotationKey}-container`] ?? pod.spec?.containers[0]?.name ?? "",
-    containers: (pod.spec?.containers ?? []).map((container) => container.name),
+    container,
+    containers: (pod.spec?.containers ?? []).map((entry) => entry.name),
     command,
-    timeoutMs: timeoutText === undefined ? defaultTimeoutMs : parseDuration(timeoutText, where),
+    timeoutMs,
+    onError,
+    ...(problems.length ? { problem: problems.join("; ") } : {}),
   };
 }
 
+/** Why a container that has a status is not running (e.g. CrashLoopBackOff); undefined when it runs or reports nothing. */
+function notRunningReason(pod: V1Pod, container: string): string | undefined {
+  const state = pod.status?.containerStatuses?.find((status) => status.name === container)?.state;
+  if (!state || state.running) return undefined;
+  return state.waiting?.reason ?? (state.terminated ? `terminated: ${state.terminated.reason ?? `exit ${state.terminated.exitCode}`}` : "not started");
+}

@@ -3,14 +3,27 @@ import type { V1Pod } from "@kubernetes/client-node";
 /** Waiting reasons that waiting does not cure: a wrong image, a missing Secret or ConfigMap. */
 const STUCK_REASONS = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]);
 
-/** Why the pod's containers cannot start, in the kubelet's words; undefined while they may still. */
+/**
+ * Why the pod cannot start, in the kubelet's or the scheduler's words; undefined while it may still.
+ * A pod pinned to one node that the scheduler cannot place there (say, the node got a NoSchedule
+ * taint after the app started) will never run: nothing else can place it.
+ */
 export function stuckReason(pod: V1Pod | undefined): string | undefined {
+  const scheduled = pod?.status?.conditions?.find((condition) => condition.type === "PodScheduled");
+  if (pod && scheduled?.status === "False" && scheduled.reason === "Unschedulable" && pinnedToOneNode(pod)) {
+    return `Unschedulable on its pinned node: ${scheduled.message ?? "the scheduler gave no reason"}`;
+  }
   for (const status of pod?.status?.containerStatuses ?? []) {
     const waiting = status.state?.waiting;
     if (waiting?.reason && STUCK_REASONS.has(waiting.reason)) return waiting.message ? `${waiting.reason}: ${waiting.message}` : waiting.reason;
   }
   return undefined;
 }
+
+const pinnedToOneNode = (pod: V1Pod) =>
+  (pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).some((term) =>
+    (term.matchFields ?? []).some((field) => field.key === "metadata.name" && field.values?.length === 1),
+  );
 
 /**
  * How long after its start a Job whose pod is not ready yet is looked at: long enough for the

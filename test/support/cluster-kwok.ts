@@ -26,6 +26,7 @@ const CONTROLLERS = [
   "persistentvolume-binder-controller",
   "persistentvolume-protection-controller",
   "persistentvolumeclaim-protection-controller",
+  "ephemeral-volume-controller", // makes the PVC of a pod's generic ephemeral volume
   "pod-garbage-collector-controller",
   "node-lifecycle-controller", // lifts the node.kubernetes.io/not-ready taint the API server puts on new nodes
   "deployment-controller",

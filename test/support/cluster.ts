@@ -80,6 +80,8 @@ export interface PvcOptions {
   size?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Only the PV, reserved for the claim: something else creates the claim (a generic ephemeral volume's controller). */
+  claimMadeElsewhere?: boolean;
 }
 
 export interface TestCluster {
@@ -214,6 +216,7 @@ function testCluster(workdir: string, kubeconfigPath: string, kc: KubeConfig, is
       },
     };
     await core.createPersistentVolume({ body: pv });
+    if (options.claimMadeElsewhere) return { namespace, name, pvName, hostPath };
     await core.createNamespacedPersistentVolumeClaim({
       namespace,
       body: {

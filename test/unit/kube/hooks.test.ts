@@ -3,7 +3,7 @@ import type { V1Status } from "@kubernetes/client-node";
 import { describeHookFailure, exitCodeFromStatus } from "../../../shared/kube/hooks.ts";
 import type { HookPlan } from "../../../shared/kube/plan.ts";
 
-const hook: HookPlan = { namespace: "db", pod: "pg-0", container: "postgres", containers: ["postgres"], command: "pg_dump > /data/dump.sql", timeoutMs: 30_000 };
+const hook: HookPlan = { namespace: "db", pod: "pg-0", container: "postgres", containers: ["postgres"], command: "pg_dump > /data/dump.sql", timeoutMs: 30_000, onError: "abort" };
 const WHERE = "hook in pod db/pg-0, container postgres";
 const NO_SHELL_MESSAGE = 'OCI runtime exec failed: exec failed: unable to start container process: exec: "sh": executable file not found in $PATH: unknown';
 

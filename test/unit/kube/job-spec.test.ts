@@ -11,6 +11,7 @@ const settings = (overrides: Partial<JobSettings> = {}): JobSettings => ({
   image: "registry.example/kopia-k8s:0.1.0",
   repositoryUrl: "s3://backups?endpoint=minio:9000",
   resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+  cacheSizeMB: 1024,
   labels: { team: "platform" },
   annotations: { "sidecar.istio.io/inject": "false" },
   backupArgs: ["--tag=cluster:home", "--keep-daily=7"],
@@ -62,20 +63,27 @@ describe("buildBackupJob: placement", () => {
     expect(podSpec(job).affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchFields![0]!.values).toEqual(["worker-2"]);
   });
 
-  test("neither node nor PV affinity: no affinity, no node annotation", () => {
+  test("neither node nor PV affinity: no affinity, no node annotation, any Linux node", () => {
     const job = buildBackupJob(JOB, target({ node: undefined, tolerations: [] }), settings());
     expect(podSpec(job).affinity).toBeUndefined();
     expect(podSpec(job).tolerations).toBeUndefined();
+    expect(podSpec(job).nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
     expect(job.metadata!.annotations!["kopia-k8s.io/node"]).toBeUndefined();
   });
 
-  test("tolerations are copied from the target", () => {
+  test("a pinned Job selects no OS (its node is the app's)", () => {
+    expect(podSpec(buildBackupJob(JOB, target(), settings())).nodeSelector).toBeUndefined();
+  });
+
+  test("tolerations are copied from the target; a pinned Job also tolerates its node being cordoned", () => {
     const tolerations = [
       { key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" },
       { key: "gpu", operator: "Exists", effect: "NoExecute", tolerationSeconds: 60 },
     ];
-    const job = buildBackupJob(JOB, target({ tolerations }), settings());
-    expect(podSpec(job).tolerations).toEqual(tolerations);
+    expect(podSpec(buildBackupJob(JOB, target({ tolerations }), settings())).tolerations).toEqual([...tolerations, { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }]);
+    expect(podSpec(buildBackupJob(JOB, target({ tolerations, node: undefined }), settings())).tolerations).toEqual(tolerations);
+    const already = [{ key: "node.kubernetes.io/unschedulable", operator: "Exists" }];
+    expect(podSpec(buildBackupJob(JOB, target({ tolerations: already }), settings())).tolerations).toEqual(already);
   });
 });
 
@@ -84,8 +92,8 @@ describe("buildBackupJob: pod and container", () => {
     const job = buildBackupJob(JOB, target(), settings());
     expect(podSpec(job).volumes).toEqual([
       { name: "data", persistentVolumeClaim: { claimName: "data-db-0", readOnly: true } },
-      { name: "kopia-state", emptyDir: {} },
-      { name: "tmp", emptyDir: {} },
+      { name: "kopia-state", emptyDir: { sizeLimit: "3072Mi" } },
+      { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
     ]);
     expect(mainContainer(job).volumeMounts).toEqual([
       { name: "data", mountPath: "/data", readOnly: true },
@@ -113,6 +121,7 @@ describe("buildBackupJob: pod and container", () => {
       { name: "KK_CONFIG_PATH", value: "/kopia/config" },
       { name: "KK_KOPIA_CACHE_PATH", value: "/kopia/cache" },
       { name: "KK_KOPIA_LOG_PATH", value: "/kopia/logs" },
+      { name: "KK_KOPIA_CACHE_SIZE_MB", value: "1024" },
       { name: "KK_PUSHGATEWAY_URL", value: "http://pushgateway:9091" },
     ]);
     for (const variable of container.env!) {
@@ -165,9 +174,16 @@ describe("buildBackupJob: pod and container", () => {
     expect("imagePullPolicy" in mainContainer(buildBackupJob(JOB, target(), settings()))).toBe(false);
   });
 
-  test("security context: capabilities dropped but DAC_READ_SEARCH, read-only root filesystem", () => {
+  test("kopia's cache size reaches the container and bounds the state volume", () => {
+    const job = buildBackupJob(JOB, target(), settings({ cacheSizeMB: 500 }));
+    expect(mainContainer(job).env).toContainEqual({ name: "KK_KOPIA_CACHE_SIZE_MB", value: "500" });
+    expect(podSpec(job).volumes!.find((volume) => volume.name === "kopia-state")!.emptyDir).toEqual({ sizeLimit: "2024Mi" });
+  });
+
+  test("security context: capabilities dropped but DAC_OVERRIDE (Pod Security baseline allows it), read-only root filesystem, RuntimeDefault seccomp", () => {
     const context = mainContainer(buildBackupJob(JOB, target(), settings())).securityContext!;
-    expect(context.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
+    expect(context.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_OVERRIDE"] });
+    expect(context.seccompProfile).toEqual({ type: "RuntimeDefault" });
     expect(context.readOnlyRootFilesystem).toBe(true);
     expect(context.allowPrivilegeEscalation).toBe(false);
     expect(context.privileged).toBeUndefined();
@@ -243,11 +259,14 @@ describe("buildRepositoryJob", () => {
     expect(spec.restartPolicy).toBe("Never");
     expect(spec.automountServiceAccountToken).toBe(false);
     expect(spec.affinity).toBeUndefined();
+    expect(spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
     const container = spec.containers[0]!;
     expect(container.command).toEqual(["kopia-maintenance"]);
     expect(container.args).toEqual([]);
     expect(container.envFrom).toEqual([{ secretRef: { name: "kopia-maintenance-abcd1234" } }]);
-    expect(container.securityContext!.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
+    // A filesystem repository's files are root's: root, but no capability at all.
+    expect(container.securityContext).toMatchObject({ runAsUser: 0, capabilities: { drop: ["ALL"] } });
+    expect(container.securityContext!.capabilities!.add).toBeUndefined();
     expect(spec.volumes!.map((volume) => volume.name)).toEqual(["kopia-state", "tmp", "repository"]);
     expect(container.volumeMounts!.map((mount) => mount.name)).toEqual(["kopia-state", "tmp", "repository"]);
   });
@@ -262,7 +281,15 @@ describe("buildRepositoryJob", () => {
     expect(spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms).toEqual([
       { matchFields: [{ key: "metadata.name", operator: "In", values: ["node-b"] }] },
     ]);
-    expect(spec.tolerations).toEqual(tolerations);
+    expect(spec.tolerations).toEqual([...tolerations, { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }]);
+  });
+
+  test("without a filesystem repository: Pod Security restricted (non-root, no capability, RuntimeDefault seccomp)", () => {
+    const context = podSpec(buildRepositoryJob("m", "kopia", "maintenance", settings())).containers[0]!.securityContext!;
+    expect(context).toEqual({
+      runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" },
+    });
   });
 });
 

@@ -36,7 +36,8 @@ describe("resolveOperatorSettings: defaults", () => {
     expect(settings.logFormat).toBe("text");
     expect(settings.jobLabels).toEqual({});
     expect(settings.jobAnnotations).toEqual({});
-    expect(settings.resources).toEqual({});
+    expect(settings.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "2Gi" } });
+    expect(settings.cacheSizeMB).toBe(1024);
     expect(settings.backupArgs).toEqual([]);
     expect(settings.runId).toMatch(/^[0-9a-f]{8}$/);
     expect(settings.repository).toEqual({ url: "filesystem:///srv/kopia", kind: "filesystem", storageArgs: ["filesystem", "--path=/srv/kopia"], localPath: "/srv/kopia", keyFiles: [] });
@@ -104,8 +105,9 @@ describe("resolveOperatorSettings: flags and environment", () => {
     const settings = resolveOperatorSettings({
       jobLabel: ["team=platform", "tier=backup"],
       jobAnnotation: "sidecar.istio.io/inject=false",
-      jobRequests: "cpu=100m,memory=256Mi",
-      jobLimits: "memory=1Gi",
+      jobRequests: "cpu=250m",
+      jobLimits: "memory=1Gi,cpu=2",
+      cacheSizeMb: "300",
       imagePullPolicy: "Never",
       tag: ["cluster:home", "env:prod"],
       keepDaily: "7",
@@ -116,7 +118,9 @@ describe("resolveOperatorSettings: flags and environment", () => {
     expect(settings.jobDeadlineMs).toBe(90 * 60_000);
     expect(settings.jobLabels).toEqual({ team: "platform", tier: "backup" });
     expect(settings.jobAnnotations).toEqual({ "sidecar.istio.io/inject": "false" });
-    expect(settings.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } });
+    // each given quantity replaces its default; the others stay
+    expect(settings.resources).toEqual({ requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "1Gi", cpu: "2" } });
+    expect(settings.cacheSizeMB).toBe(300);
     expect(settings.imagePullPolicy).toBe("Never");
     expect(settings.backupArgs).toEqual(["--tag=cluster:home", "--tag=env:prod", "--keep-daily=7"]);
     expect(settings.backoffLimit).toBe(2);

@@ -12,6 +12,7 @@ const options = (overrides: Partial<PlanOptions> = {}): PlanOptions => ({
   preBackupAnnotation: PRE,
   postBackupAnnotation: POST,
   defaultHookTimeoutMs: 300_000,
+  defaultHookOnError: "abort",
   ...overrides,
 });
 
@@ -281,7 +282,7 @@ describe("planBackups: filters and opt-outs", () => {
 describe("planBackups: hooks", () => {
   test("command from the configured key, first container, default timeout", () => {
     const plan = planBackups([pod({ name: "db-0", containers: ["main", "sidecar"], annotations: { [PRE]: "pg_dump > /data/dump.sql" } })], [], [], options());
-    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "db-0", container: "main", containers: ["main", "sidecar"], command: "pg_dump > /data/dump.sql", timeoutMs: 300_000 }]);
+    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "db-0", container: "main", containers: ["main", "sidecar"], command: "pg_dump > /data/dump.sql", timeoutMs: 300_000, onError: "abort" }]);
     expect(plan.postHooks).toEqual([]);
   });
 
@@ -299,7 +300,7 @@ describe("planBackups: hooks", () => {
       [],
       options({ preBackupAnnotation: key }),
     );
-    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "mysql-0", container: "mysql", containers: ["init-helper", "mysql"], command: "mysqldump --all-databases", timeoutMs: 30_000 }]);
+    expect(plan.preHooks).toEqual([{ namespace: "apps", pod: "mysql-0", container: "mysql", containers: ["init-helper", "mysql"], command: "mysqldump --all-databases", timeoutMs: 30_000, onError: "abort" }]);
   });
 
   test("a blank command is no hook", () => {
@@ -314,27 +315,58 @@ describe("planBackups: hooks", () => {
       [],
       options({ defaultHookTimeoutMs: 1 }),
     );
-    expect(plan.postHooks).toEqual([{ namespace: "apps", pod: "p", container: "c2", containers: ["c1", "c2"], command: "rm /data/dump.sql", timeoutMs: 90_000 }]);
+    expect(plan.postHooks).toEqual([{ namespace: "apps", pod: "p", container: "c2", containers: ["c1", "c2"], command: "rm /data/dump.sql", timeoutMs: 90_000, onError: "abort" }]);
     expect(plan.preHooks).toEqual([]);
   });
 
-  test("a unitless timeout is a usage error naming the pod and the annotation", () => {
-    const error = thrown(() =>
-      planBackups([pod({ namespace: "db", name: "pg-0", annotations: { [PRE]: "sync", [`${PRE}-timeout`]: "300" } })], [], [], options()),
-    );
-    expect(error).toBeInstanceOf(KkError);
-    expect((error as KkError).exitCode).toBe(2);
-    expect((error as KkError).message).toContain("db/pg-0");
-    expect((error as KkError).message).toContain(`${PRE}-timeout`);
-    expect((error as KkError).message).toContain("'300'");
+  test("a unitless timeout is that pod's hook problem, naming the pod and the annotation, not an error for the run", () => {
+    const plan = planBackups([pod({ namespace: "db", name: "pg-0", annotations: { [PRE]: "sync", [`${PRE}-timeout`]: "300" } })], [], [], options());
+    expect(plan.preHooks[0]!.problem).toContain("db/pg-0");
+    expect(plan.preHooks[0]!.problem).toContain(`${PRE}-timeout`);
+    expect(plan.preHooks[0]!.problem).toContain("'300'");
+    expect(plan.preHooks[0]!.timeoutMs).toBe(300_000);
   });
 
-  test("a timeout beyond 24 days is refused as out of range (a timer would fire at once), naming the annotation", () => {
-    const error = thrown(() =>
-      planBackups([pod({ namespace: "db", name: "pg-0", annotations: { [PRE]: "sync", [`${PRE}-timeout`]: "600h" } })], [], [], options()),
-    );
-    expect((error as KkError).exitCode).toBe(2);
-    expect((error as KkError).message).toBe(`pod db/pg-0: annotation ${PRE}-timeout: '600h' is out of range; give more than 0 and at most 24 days (576h), e.g. 30s, 15m or 1h`);
+  test("a timeout beyond 24 days is a problem too (a timer would fire at once), naming the annotation", () => {
+    const plan = planBackups([pod({ namespace: "db", name: "pg-0", annotations: { [PRE]: "sync", [`${PRE}-timeout`]: "600h" } })], [], [], options());
+    expect(plan.preHooks[0]!.problem).toBe(`pod db/pg-0: annotation ${PRE}-timeout: '600h' is out of range; give more than 0 and at most 24 days (576h), e.g. 30s, 15m or 1h`);
+  });
+
+  test("on error: the run's default, or the pod's <key>-on-error annotation; anything else is a problem", () => {
+    const hooks = (annotations: Record<string, string>, defaultHookOnError: "abort" | "continue" = "abort") =>
+      planBackups([pod({ name: "p", annotations: { [PRE]: "sync", ...annotations } })], [], [], options({ defaultHookOnError })).preHooks[0]!;
+    expect(hooks({}).onError).toBe("abort");
+    expect(hooks({}, "continue").onError).toBe("continue");
+    expect(hooks({ [`${PRE}-on-error`]: "continue" }).onError).toBe("continue");
+    expect(hooks({ [`${PRE}-on-error`]: "Abort" }, "continue").onError).toBe("abort");
+    expect(hooks({ [`${PRE}-on-error`]: "ignore" }).problem).toBe(`pod apps/p: annotation ${PRE}-on-error: 'ignore' must be abort or continue`);
+  });
+
+  test("a hook container that is not running (crash loop) is that hook's problem", () => {
+    const crashing = pod({ name: "p", containers: ["app"], annotations: { [PRE]: "sync" } });
+    crashing.status!.containerStatuses = [{ name: "app", image: "i", imageID: "", ready: false, restartCount: 7, state: { waiting: { reason: "CrashLoopBackOff" } } }];
+    expect(planBackups([crashing], [], [], options()).preHooks[0]!.problem).toBe("pod apps/p: container app is not running (CrashLoopBackOff); the hook cannot run");
+    crashing.status!.containerStatuses = [{ name: "app", image: "i", imageID: "", ready: true, restartCount: 0, state: { running: {} } }];
+    expect(planBackups([crashing], [], [], options()).preHooks[0]!.problem).toBeUndefined();
+  });
+
+  test("a terminating pod gets no hooks, and its volume is backed up on its node", () => {
+    const leaving = pod({ name: "old-0", claims: ["data"], annotations: { [PRE]: "freeze", [POST]: "thaw" } });
+    leaving.metadata!.deletionTimestamp = new Date();
+    const plan = planBackups([leaving], [pvc({ name: "data" })], [], options());
+    expect(plan.preHooks).toEqual([]);
+    expect(plan.postHooks).toEqual([]);
+    expect(plan.targets.map((t) => [t.pvc, t.node, t.mountedBy])).toEqual([["data", leaving.spec!.nodeName, ["old-0"]]]);
+  });
+});
+
+describe("planBackups: generic ephemeral volumes", () => {
+  test("the PVC <pod>-<volume> counts as mounted by its pod: pinned to its node, with its tolerations and hooks", () => {
+    const app = pod({ name: "cache-0", annotations: { [PRE]: "freeze", [POST]: "thaw" } });
+    app.spec!.volumes = [{ name: "scratch", ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"] } } } }];
+    app.spec!.tolerations = [{ key: "dedicated", operator: "Exists" }];
+    const plan = planBackups([app], [pvc({ name: "cache-0-scratch" })], [], options());
+    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "cache-0-scratch", node: app.spec!.nodeName!, tolerations: [{ key: "dedicated", operator: "Exists" }], mountedBy: ["cache-0"] }]);
   });
 });
 

@@ -6,7 +6,23 @@ const podWaiting = (...waiting: (V1ContainerStateWaiting | undefined)[]): V1Pod 
   status: { phase: "Pending", containerStatuses: waiting.map((state, index) => ({ name: `c${index}`, image: "x", imageID: "", ready: false, restartCount: 0, state: state ? { waiting: state } : { running: {} } })) },
 });
 
+const unschedulable = (pinned: boolean): V1Pod => ({
+  spec: {
+    containers: [{ name: "c" }],
+    ...(pinned ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: ["n1"] }] }] } } } } : {}),
+  },
+  status: { phase: "Pending", conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/4 nodes are available: 1 node(s) had untolerated taint {maintenance: now}." }] },
+});
+
 describe("stuckReason", () => {
+  test("a pod pinned to one node that the scheduler cannot place is stuck, with the scheduler's message", () => {
+    expect(stuckReason(unschedulable(true))).toBe("Unschedulable on its pinned node: 0/4 nodes are available: 1 node(s) had untolerated taint {maintenance: now}.");
+  });
+
+  test("an unpinned unschedulable pod may still be placed elsewhere: not stuck", () => {
+    expect(stuckReason(unschedulable(false))).toBeUndefined();
+  });
+
   test.each(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"])("%p is stuck, with the kubelet's message", (reason) => {
     expect(stuckReason(podWaiting({ reason, message: "why exactly" }))).toBe(`${reason}: why exactly`);
   });
