@@ -54,11 +54,11 @@ describe("pre- and post-backup hooks through pods/exec", () => {
     expect(jobsCreated).toBe(0);
   });
 
-  test("a unitless hook timeout is refused, not defaulted (exit 2)", async () => {
+  test("a unitless hook timeout is that pod's hook failure, not defaulted and not exit 2 for the whole cluster (exit 6)", async () => {
     const namespace = await appWithHooks({ "kopia-k8s.io/pre-backup": "true", "kopia-k8s.io/pre-backup-timeout": "300" });
     const run = await runOperator(cluster, [namespace]);
-    expect(run.exitCode, run.output).toBe(2);
-    expect(run.stderr).toContain(`pod ${namespace}/app: annotation kopia-k8s.io/pre-backup-timeout: '300' is not a duration; give a unit`);
+    expect(run.exitCode, run.output).toBe(6);
+    expect(run.stderr).toContain(`hook in pod ${namespace}/app, container app: pod ${namespace}/app: annotation kopia-k8s.io/pre-backup-timeout: '300' is not a duration; give a unit`);
   });
 
   test("the post-backup hook runs after the pod's backup, even when the backup failed", async () => {
