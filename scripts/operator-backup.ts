@@ -56,9 +56,8 @@ command.action(async (flags: Record<string, unknown>) => {
   // password or unreachable storage stops the run before any app is frozen.
   if (settings.runIdGiven) await assertRunIdUnused(kube, settings.runId);
   if (runnable.length > 0) {
-    // A filesystem repository is a node's folder: make sure of it where a backup will run.
-    const firstPinned = settings.repository.localPath ? runnable.find((target) => target.node) : undefined;
-    const init = repositoryJobPool(kube, settings, jobSettings, "init", firstPinned ? { node: firstPinned.node, tolerations: firstPinned.tolerations } : {});
+    // A filesystem repository is a node's folder: make sure of it where the first backup will run.
+    const init = repositoryJobPool(kube, settings, jobSettings, "init", settings.repository.localPath ? runnable[0] : {});
     cancelPool = () => init.cancel();
     const outcome = await init.run();
     if (signal) return signalExit();

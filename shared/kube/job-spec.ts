@@ -74,11 +74,8 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
   };
 }
 
-/** Where a repository Job runs: pinned to a node that runs backups (a filesystem repository is that node's folder). */
-export interface RepositoryJobPlacement {
-  node?: string;
-  tolerations?: V1Toleration[];
-}
+/** Where a repository Job runs: where a backup runs (a filesystem repository is a node's folder). */
+export type RepositoryJobPlacement = Partial<Pick<BackupTarget, "node" | "pvNodeAffinity" | "tolerations">>;
 
 /**
  * kopia-maintenance as a Job, in the maintenance namespace, with the same repository and Secret as

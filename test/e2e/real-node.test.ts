@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AppsV1Api, type V1Pod, Watch } from "@kubernetes/client-node";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { describeTree } from "../support/corpus.ts";
@@ -135,6 +135,13 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     mkdirSync(join(pvc.hostPath, "uploads", "2026"), { recursive: true });
     writeFileSync(join(pvc.hostPath, "uploads", "2026", "photo.bin"), crypto.getRandomValues(new Uint8Array(300_000)));
     writeFileSync(join(pvc.hostPath, "config.yaml"), "replicas: 3\n");
+    // Another user's private files: the Job reads them as root with DAC_OVERRIDE only (Pod Security baseline).
+    const privateDir = join(pvc.hostPath, "private");
+    mkdirSync(privateDir, { mode: 0o700 });
+    writeFileSync(join(privateDir, "secret.txt"), "only uid 1234 may read this\n", { mode: 0o600 });
+    chownSync(join(privateDir, "secret.txt"), 1234, 1234);
+    chownSync(privateDir, 1234, 1234);
+    chmodSync(privateDir, 0o700);
     const app = await deployApp(namespace, {
       // $HOSTNAME is the pod's name inside the container (this host's name outside); APP_MARKER only exists in the container.
       "kopia-k8s.io/pre-backup": 'date > /data/dump.sql && echo "dumped $(wc -c < /data/dump.sql) bytes in $HOSTNAME as $APP_MARKER"',
@@ -181,6 +188,9 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     const tree = await describeTree(restored);
     expect(tree).toEqual(await describeTree(pvc.hostPath));
     expect(tree.some((line) => line.startsWith("dump.sql file "))).toBe(true);
+    expect(tree).toContain("private dir 700");
+    expect(tree.some((line) => line.startsWith("private/secret.txt file 600 "))).toBe(true);
+    expect([statSync(join(restored, "private")).uid, statSync(join(restored, "private", "secret.txt")).uid]).toEqual([1234, 1234]);
   }, 600_000);
 
   test("a failing hook in a real container: exit 6, no Job, the exit code as the kubelet reports it", async () => {

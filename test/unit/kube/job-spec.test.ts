@@ -284,6 +284,13 @@ describe("buildRepositoryJob", () => {
     expect(spec.tolerations).toEqual([...tolerations, { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }]);
   });
 
+  test("init placed as a backup without a node is: within the PV's node affinity", () => {
+    const pvNodeAffinity: V1NodeSelector = { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["n9"] }] }] };
+    const spec = podSpec(buildRepositoryJob("kopia-init-abcd1234", "kopia", "init", settings(), { pvNodeAffinity, tolerations: [] }));
+    expect(spec.affinity).toEqual({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: pvNodeAffinity } });
+    expect(spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+  });
+
   test("without a filesystem repository: Pod Security restricted (non-root, no capability, RuntimeDefault seccomp)", () => {
     const context = podSpec(buildRepositoryJob("m", "kopia", "maintenance", settings())).containers[0]!.securityContext!;
     expect(context).toEqual({
