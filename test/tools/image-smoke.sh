@@ -7,10 +7,12 @@ export CONTAINERS_CONF="$PWD/test/tools/podman/containers.conf"
 image=$1
 run() { podman run --rm --network none "$@"; }
 
+# Output is captured whole before it is searched: `| grep -q` would close the pipe at the first
+# match, and podman, still writing, fails with "broken pipe" under pipefail.
 for binary in operator-backup kopia-backup kopia-maintenance; do
-  run "$image" "$binary" --help | grep -q -- "--help" || { echo "$binary --help failed in $image" >&2; exit 1; }
+  help=$(run "$image" "$binary" --help) && [[ $help == *--help* ]] || { echo "$binary --help failed in $image" >&2; exit 1; }
 done
-run "$image" kopia --version | grep -q v0.23.1
+version=$(run "$image" kopia --version) && [[ $version == *v0.23.1* ]] || { echo "kopia --version in $image: $version" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
