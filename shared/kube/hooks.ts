@@ -35,6 +35,19 @@ export function describeHookFailure(hook: HookPlan, status: V1Status | undefined
   return `${where}: exited with code ${exitCode ?? "unknown"}${lastLine ? ` (${lastLine})` : message ? ` (${message})` : ""}`;
 }
 
+/**
+ * Dropping the exec connection does not stop the command in the container, so a late freeze could
+ * land after the unfreeze. Where the image has `timeout`, the hook runs under it and is stopped at
+ * its timeout; where not, the container says so (the marker below) and the run's message says the
+ * command may still be running. $0 is the shell, $1 the command, $2 the timeout in seconds.
+ */
+const NO_TIMEOUT_MARKER = "kopia-k8s: this container has no timeout command";
+const UNDER_TIMEOUT = `if command -v timeout >/dev/null 2>&1; then exec timeout "$2" "$0" -c "$1"; fi; echo '${NO_TIMEOUT_MARKER}' >&2; exec "$0" -c "$1"`;
+/** The exit code of `timeout` when it stopped the command. */
+const TIMED_OUT = 124;
+/** How much longer than the hook's own timeout the connection is kept, so that `timeout` reports first. */
+const CONNECTION_GRACE_MS = 5_000;
+
 /** Runs `<shell> -c <command>` (sh by default) in the pod through pods/exec, streaming its output into the log. */
 export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, phase: "pre-backup" | "post-backup", shell = "sh"): Promise<void> {
   if (hook.problem) throw hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: ${hook.problem}`);
@@ -43,22 +56,30 @@ export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, p
   }
   const prefix = `[${hook.namespace}/${hook.pod}]`;
   let stderrTail = "";
+  let canStop = true;
   const stdout = lineWriter((line) => log.info(`${prefix} ${line}`));
   const stderr = lineWriter((line) => {
+    if (line === NO_TIMEOUT_MARKER) {
+      canStop = false;
+      return;
+    }
     stderrTail = `${stderrTail}\n${line}`.slice(-2000);
     log.info(`${prefix} (stderr) ${line}`);
   });
   log.info(`${phase} hook: ${hook.namespace}/${hook.pod} (${hook.container}): ${shell} -c ${JSON.stringify(hook.command)}`);
 
   let status: V1Status | undefined;
+  const where = `hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}`;
+  const timeoutSeconds = Math.max(1, Math.ceil(hook.timeoutMs / 1000));
   const finished = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket?.close();
-      reject(hookError(`hook in pod ${hook.namespace}/${hook.pod}, container ${hook.container}: timed out after ${hook.timeoutMs / 1000}s`));
-    }, hook.timeoutMs);
+      const stillRunning = canStop ? "" : "; the image has no timeout command, so the hook may still be running in the container";
+      reject(hookError(`${where}: timed out after ${hook.timeoutMs / 1000}s${stillRunning}`));
+    }, hook.timeoutMs + CONNECTION_GRACE_MS);
     let socket: { close(): void; on(event: "close", listener: () => void): void } | undefined;
     new Exec(config)
-      .exec(hook.namespace, hook.pod, hook.container, [shell, "-c", hook.command], stdout, stderr, null, false, (reported) => {
+      .exec(hook.namespace, hook.pod, hook.container, [shell, "-c", UNDER_TIMEOUT, shell, hook.command, String(timeoutSeconds)], stdout, stderr, null, false, (reported) => {
         status = reported;
       })
       .then((ws) => {
@@ -76,6 +97,9 @@ export async function runHook(config: KubeConfig, hook: HookPlan, log: Logger, p
   await finished;
   stdout.end();
   stderr.end();
+  if (status?.status !== "Success" && exitCodeFromStatus(status ?? {}) === TIMED_OUT && canStop) {
+    throw hookError(`${where}: timed out after ${hook.timeoutMs / 1000}s and was stopped in the container`);
+  }
   if (status?.status !== "Success") throw hookError(describeHookFailure(hook, status, stderrTail, shell));
   log.info(`${phase} hook in ${hook.namespace}/${hook.pod} succeeded`);
 }
