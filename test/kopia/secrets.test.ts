@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { makeCorpus } from "../support/corpus.ts";
-import { isolatedKopiaEnv, TEST_PASSWORD } from "../support/kopia.ts";
+import { isolatedKopiaEnv, kopiaArgvRecorder, TEST_PASSWORD } from "../support/kopia.ts";
 import { startMinio } from "../support/minio.ts";
 import { tempDir } from "../support/processes.ts";
 import { collect, runScript, startScript } from "../support/scripts.ts";
@@ -23,13 +23,10 @@ describe("secrets stay out of argv, logs and help", () => {
     const { env } = await isolatedKopiaEnv(minio.env);
     const secrets = [TEST_PASSWORD, minio.secretKey];
 
-    // Sampling /proc can miss a short kopia call; a wrapper records every call's argv for sure.
-    const wrapperDir = await tempDir();
-    const argvLog = join(wrapperDir, "argv.log");
-    const wrapper = join(wrapperDir, "kopia");
-    await writeFile(wrapper, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${argvLog}'\nexec kopia "$@"\n`, { mode: 0o755 });
+    // Sampling /proc can miss a short kopia call; the recorder sees every call's argv for sure.
+    const kopia = await kopiaArgvRecorder();
 
-    const child = startScript("kopia-backup", ["--path", data, "--repository", `s3://secrets?endpoint=${minio.endpoint}&insecure=true`, "--keep-daily", "7", "--kopia-path", wrapper, "--debug"], env);
+    const child = startScript("kopia-backup", ["--path", data, "--repository", `s3://secrets?endpoint=${minio.endpoint}&insecure=true`, "--keep-daily", "7", "--kopia-path", kopia.path, "--debug"], env);
     const result = collect(child);
     let samples = 0;
     let sawKopia = false;
@@ -46,9 +43,8 @@ describe("secrets stay out of argv, logs and help", () => {
     expect(samples).toBeGreaterThan(5);
     expect(run.output).toContain("running kopia snapshot create");
     for (const secret of secrets) expect(run.output).not.toContain(secret);
-    const calls = (await readFile(argvLog, "utf8")).trim().split("\n");
-    expect(calls.map((call) => call.split(" ").slice(0, 2).join(" "))).toEqual(["repository connect", "repository create", "policy set", "snapshot create"]);
-    for (const secret of secrets) expect(calls.filter((call) => call.includes(secret))).toEqual([]);
+    expect(await kopia.commands()).toEqual(["repository connect", "repository create", "policy set", "snapshot create"]);
+    for (const secret of secrets) expect((await kopia.calls()).filter((call) => call.includes(secret))).toEqual([]);
   });
 
   test("the seed's KK_ENCRYPTION_PASSWORD is used, and neither it nor env values show in --help", async () => {

@@ -1,3 +1,4 @@
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "./processes.ts";
 
@@ -46,5 +47,29 @@ export async function rawKopia(storageArgs: string[], env: Record<string, string
       await ensureConnected();
       await run(["snapshot", "restore", snapshotId, target]);
     },
+  };
+}
+
+/**
+ * A kopia wrapper for --kopia-path that records every call's argv, one line each, then runs the real
+ * kopia (`kopia` on PATH unless another binary is named). Sampling /proc can miss a short call; this
+ * cannot. Other users may run it too (the folder and the log are open to all).
+ */
+export async function kopiaArgvRecorder(kopia = "kopia") {
+  const dir = await tempDir("kk-argv-");
+  await chmod(dir, 0o755);
+  const log = join(dir, "argv.log");
+  await writeFile(log, "");
+  await chmod(log, 0o666);
+  const path = join(dir, "kopia");
+  await writeFile(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${kopia}' "$@"\n`, { mode: 0o755 });
+  const calls = async () => (await readFile(log, "utf8")).split("\n").filter(Boolean);
+  return {
+    /** The value for --kopia-path. */
+    path,
+    /** Every call's arguments, space-separated, in order. */
+    calls,
+    /** Every call's first two words: `repository connect`, `snapshot create`, … */
+    commands: async () => (await calls()).map((call) => call.split(" ").slice(0, 2).join(" ")),
   };
 }

@@ -1,3 +1,4 @@
+import { onTestFinished } from "bun:test";
 import { Watch, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { TEST_PASSWORD } from "./kopia.ts";
@@ -32,8 +33,14 @@ export async function runOperatorObserved(cluster: TestCluster, namespaces: stri
   return { run, jobsCreated: observed.jobs.size };
 }
 
+/** Starts operator-backup in the background; killed when the calling test ends, so that a test
+ * failing before it stops the run leaves no process behind (still making Jobs). */
 export async function startOperator(cluster: TestCluster, namespaces: string[], extra: string[] = [], env: Record<string, string | undefined> = {}) {
-  return startScript("operator-backup", await operatorArgs(namespaces, extra), operatorEnv(cluster, env));
+  const child = startScript("operator-backup", await operatorArgs(namespaces, extra), operatorEnv(cluster, env));
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  return child;
 }
 
 const finished = (job: V1Job) => (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
@@ -80,8 +87,9 @@ export async function observeRuns(cluster: TestCluster, namespaces: string[]) {
   };
 }
 
-/** A running pod that mounts the given PVCs (kwok marks it Running once it is scheduled). */
-export async function createAppPod(cluster: TestCluster, namespace: string, name: string, pvcs: string[], options: { labels?: Record<string, string>; annotations?: Record<string, string>; tolerateTaint?: boolean; containers?: string[] } = {}): Promise<V1Pod> {
+/** A running pod that mounts the given PVCs (kwok marks it Running once it is scheduled).
+ * `node` pins it there without the scheduler (spec.nodeName). */
+export async function createAppPod(cluster: TestCluster, namespace: string, name: string, pvcs: string[], options: { labels?: Record<string, string>; annotations?: Record<string, string>; tolerateTaint?: boolean; containers?: string[]; node?: string } = {}): Promise<V1Pod> {
   await cluster.core.createNamespacedPod({
     namespace,
     body: {
@@ -89,6 +97,7 @@ export async function createAppPod(cluster: TestCluster, namespace: string, name
       spec: {
         containers: (options.containers ?? ["app"]).map((container) => ({ name: container, image: "app:1" })),
         volumes: pvcs.map((claimName, index) => ({ name: `v${index}`, persistentVolumeClaim: { claimName } })),
+        ...(options.node ? { nodeName: options.node } : {}),
         ...(options.tolerateTaint ? { tolerations: [{ key: cluster.taint.key, operator: "Equal", value: cluster.taint.value, effect: cluster.taint.effect }] } : {}),
       },
     },
