@@ -1,6 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CAC } from "cac";
 import { resolveRetention, RETENTION_KEYS } from "../../shared/backup.ts";
@@ -8,6 +6,7 @@ import { cliErrorMessage, createCli, parseArgv } from "../../shared/cli.ts";
 import { declareKopiaOptions, resolveIdentity } from "../../shared/kopia-options.ts";
 import { declareOperatorOptions } from "../../shared/kube/operator-options.ts";
 import { parsePositiveInteger } from "../../shared/options.ts";
+import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
 import { usageErrorOf } from "../support/unit.ts";
 
@@ -133,7 +132,7 @@ describe("the scripts refuse numeric look-alikes with exit 2 (spawned)", () => {
   };
 
   test("kopia-backup --keep-daily 0x10", async () => {
-    const data = await mkdtemp(join(tmpdir(), "kk-cli-"));
+    const data = await tempDir("kk-cli-");
     const result = await run("kopia-backup", ["--path", data, "--keep-daily", "0x10"], {});
     expect(result.exitCode, result.output).toBe(2);
     expect(result.lines).toHaveLength(1);
@@ -141,7 +140,7 @@ describe("the scripts refuse numeric look-alikes with exit 2 (spawned)", () => {
   });
 
   test("kopia-backup --keep-daily -1 names --keep-daily", async () => {
-    const data = await mkdtemp(join(tmpdir(), "kk-cli-"));
+    const data = await tempDir("kk-cli-");
     const result = await run("kopia-backup", ["--path", data, "--keep-daily", "-1"], {});
     expect(result.exitCode, result.output).toBe(2);
     expect(result.lines[0]).toContain("--keep-daily: '-1' is not a whole number");
@@ -161,7 +160,7 @@ describe("the scripts refuse numeric look-alikes with exit 2 (spawned)", () => {
   });
 
   test("operator-backup --concurrency 0x10", async () => {
-    const home = await mkdtemp(join(tmpdir(), "kk-cli-"));
+    const home = await tempDir("kk-cli-");
     const result = await run("operator-backup", ["--dry-run", "--repository", "filesystem:///srv/backups", "--concurrency", "0x10"], {
       HOME: home,
       KUBECONFIG: join(home, "no-such-kubeconfig"),
