@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fingerprintFolder } from "../support/corpus.ts";
-import { TEST_PASSWORD, isolatedKopiaEnv } from "../support/kopia.ts";
+import { TEST_PASSWORD, isolatedKopiaEnv, kopiaArgvRecorder } from "../support/kopia.ts";
 import { startMinio, type Minio } from "../support/minio.ts";
 import { freePort, tempDir } from "../support/processes.ts";
 import { runScript, type ScriptRun } from "../support/scripts.ts";
@@ -82,10 +82,12 @@ describe("kopia-backup refuses bad input with one line and exit 2, repository un
 });
 
 describe("kopia-backup repository failures: exit 5, storage untouched", () => {
-  test("17 wrong password", async () => {
+  test("17 wrong password: connect is the only kopia call", async () => {
     const before = await fingerprintFolder(repo);
-    const run = await runScript("kopia-backup", withRepo()(), { ...(await isolatedKopiaEnv()).env, KOPIA_PASSWORD: "not the password" });
+    const kopia = await kopiaArgvRecorder();
+    const run = await runScript("kopia-backup", withRepo("--kopia-path", kopia.path)(), { ...(await isolatedKopiaEnv()).env, KOPIA_PASSWORD: "not the password" });
     expectOneLineError(run, 5, /wrong password; set KOPIA_PASSWORD \(or KK_ENCRYPTION_PASSWORD\) to the repository's password/);
+    expect(await kopia.commands()).toEqual(["repository connect"]);
     expect(await fingerprintFolder(repo)).toEqual(before);
   });
 
