@@ -12,8 +12,8 @@ describe("--pending-timeout applies to Pending pods only", () => {
     await cluster.createBoundPvc(namespace, "data-a");
     await cluster.createBoundPvc(namespace, "data-b");
     const observed = await observeRuns(cluster, [namespace]);
-    // The pods start at once and run for 5 s, well past the 2 s pending timeout.
-    const run = await runOperator(cluster, [namespace], ["--pending-timeout", "2s", "--job-annotation", `${RUN_DURATION_ANNOTATION}=5s`]);
+    // The pods start at once and run for 3 s, past the 2 s pending timeout.
+    const run = await runOperator(cluster, [namespace], ["--pending-timeout", "2s", "--job-annotation", `${RUN_DURATION_ANNOTATION}=3s`]);
     observed.stop();
     expect(run.exitCode, run.output).toBe(0);
     expect(run.output).not.toContain("stayed Pending");
