@@ -10,7 +10,8 @@ import { runScript } from "../support/scripts.ts";
 const secrets = {
   KOPIA_PASSWORD: "unit-password-Zq81",
   AWS_SECRET_ACCESS_KEY: "unit-s3-secret-Wm42",
-  B2_KEY: "unit-b2-key-Rt07",
+  // JSON and inspection escape `"` and `\`: masking the encoded text would miss this one.
+  B2_KEY: 'unit-b2-"key\\Rt07',
 };
 const kopiaOptions = join(import.meta.dir, "../../shared/kopia-options.ts");
 
@@ -52,15 +53,19 @@ describe("secrets from the environment are masked in every log line", () => {
     expect(records.map((record) => record.level)).toEqual(["debug", "info", "info", "warn", "error"]);
     expect(records[1]).toMatchObject({ msg: "info *** *** ***", fields: ["***", "***", "***"] });
     expect(records[4]).toMatchObject({ msg: "error *** *** ***" });
+    // The decoded values, where an escaped secret would show again.
+    expectMasked(records.map((record) => [record.msg, ...(record.fields ?? [])].join("\n")).join("\n"));
     expectMasked(stdout + stderr);
   });
 
   test.each(["text", "json"])("a script's own error line (%s) masks the password it was given", async (format) => {
-    // The folder name holds the password: the usage error quotes it back.
-    const path = `/nonexistent/${secrets.KOPIA_PASSWORD}`;
-    const run = await runScript("kopia-backup", ["--path", path, "--repository", "filesystem:///srv/backups", "--log-format", format], { KOPIA_PASSWORD: secrets.KOPIA_PASSWORD });
+    // The folder name holds the password (with a quote and a backslash): the usage error quotes it back.
+    const password = 'unit-pass"word\\Zq81';
+    const run = await runScript("kopia-backup", ["--path", `/nonexistent/${password}`, "--repository", "filesystem:///srv/backups", "--log-format", format], { KOPIA_PASSWORD: password });
     expect(run.exitCode, run.output).toBe(2);
-    expect(run.output).toContain("--path: '/nonexistent/***' does not exist");
-    expectMasked(run.output);
+    const message = format === "json" ? JSON.parse(run.stdout).msg : run.stderr;
+    expect(message).toContain("--path: '/nonexistent/***' does not exist");
+    expect(message).not.toContain(password);
+    expect(run.output).not.toContain(password);
   });
 });
