@@ -128,8 +128,13 @@ export function resolveIdentity(flags: Record<string, unknown>, defaults: { host
   return { hostname, username };
 }
 
+/**
+ * This machine's name and the current user's: from the passwd entry, else $USER, else the uid
+ * itself (`uid-1000`): two users without a passwd entry must never share one Kopia source.
+ */
 export function machineIdentity() {
-  let username = process.env.USER || "root";
+  const uid = process.getuid?.() ?? 0;
+  let username = process.env.USER || (uid === 0 ? "root" : `uid-${uid}`);
   try {
     const fromPasswd = userInfo().username;
     if (fromPasswd && fromPasswd !== "unknown") username = fromPasswd;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
@@ -72,6 +72,36 @@ describe("1 one cache and one config per repository", () => {
     expect(wrong.exitCode, wrong.output).toBe(5);
     expect(wrong.stderr).toContain("wrong password");
     expect(await Bun.file(join(cachePath, "keep-me.txt")).text()).toBe("someone else's file\n");
+  });
+});
+
+describe("1 one source per user", () => {
+  test("two users without a passwd entry or $USER back up one folder as two Kopia sources, never as one 'root'", async () => {
+    const minio = await startMinio();
+    await minio.createBucket("users");
+    const dir = await tempDir();
+    await chmod(dir, 0o755);
+    // kopia's cached build may sit in root's private home: give the users a copy they can run.
+    await Bun.write(join(dir, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
+    await chmod(join(dir, "kopia"), 0o755);
+    const data = join(dir, "data");
+    await mkdir(data);
+    await chmod(data, 0o755);
+    await writeFile(join(data, "shared.txt"), "one folder, two users\n");
+    await chmod(join(data, "shared.txt"), 0o644);
+    const repository = `s3://users?endpoint=${minio.endpoint}&insecure=true`;
+    for (const uid of [64001, 64002]) {
+      const home = join(dir, `home-${uid}`);
+      await mkdir(home);
+      await chown(home, uid, uid);
+      const run = await runScript("kopia-backup", ["--path", data, "--repository", repository, "--kopia-path", join(dir, "kopia"), "--hostname", "homelab"], { HOME: home, KOPIA_PASSWORD: TEST_PASSWORD, USER: undefined, ...minio.env }, { asUser: uid });
+      expect(run.exitCode, run.output).toBe(0);
+      expect(run.output).toContain(`as uid-${uid}@homelab:${data}`);
+    }
+    const kopia = await rawKopia(["s3", "--bucket", "users", "--endpoint", minio.endpoint, "--disable-tls"], minio.env);
+    await kopia.ensureConnected();
+    const sources = JSON.parse(await kopia.run(["snapshot", "list", "--all", "--json"])) as { source: { userName: string } }[];
+    expect(sources.map((snapshot) => snapshot.source.userName).sort()).toEqual(["uid-64001", "uid-64002"]);
   });
 });
 
