@@ -40,7 +40,7 @@ describe("which PVCs a run backs up", () => {
     await createAppPod(cluster, namespace, "db-0", ["db"], { annotations: { "kopia-k8s.io/pre-backup": "pg_dump > /data/dump.sql" } });
     const { run, jobsCreated } = await runOperatorObserved(cluster, [namespace], ["--dry-run"]);
     expect(run.exitCode, run.output).toBe(0);
-    expect(run.stdout).toContain(`would run pre-backup hook in ${namespace}/db-0 (app, timeout 300s): pg_dump > /data/dump.sql`);
+    expect(run.stdout).toContain(`would run pre-backup hook in ${namespace}/db-0 (app, timeout 300s, on error abort): pg_dump > /data/dump.sql`);
     expect(run.stdout).toContain(`would back up ${namespace}/db on node ${node} (mounted by db-0)`);
     expect(jobsCreated).toBe(0);
     expect((await cluster.core.listNamespacedSecret({ namespace })).items).toEqual([]);
