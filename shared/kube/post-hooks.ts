@@ -32,7 +32,7 @@ export class PostHookQueue {
   }
 
   targetDone(namespace: string, pvc: string): void {
-    for (const pod of this.targetsByPvc.get(`${namespace}/${pvc}`)?.mountedBy ?? []) {
+    for (const pod of new Set(this.targetsByPvc.get(`${namespace}/${pvc}`)?.mountedBy)) {
       const key = `${namespace}/${pod}`;
       const left = this.remaining.get(key);
       if (left === undefined) continue;
