@@ -76,6 +76,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     // The entry already left `active`, so the watch's DELETED event for our own deletion is not
     // mistaken for someone else's.
     if (remove) await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
+    // A kept Job keeps its Secret (it owns it): the credentials go now, the Job stays for inspection.
+    else if (options.secretData) await deleteCredentials(job);
     const outcome: JobOutcome = {
       job,
       result,
@@ -88,6 +90,14 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     finishing--;
     options.onDone?.(outcome);
     await fill();
+  };
+
+  /** The per-Job Secret, named like its Job. */
+  const deleteCredentials = async (job: V1Job) => {
+    const where = { name: job.metadata!.name!, namespace: job.metadata!.namespace! };
+    await kube.core.deleteNamespacedSecret(where).catch((error) => {
+      if (!isNotFound(error)) options.log.warn(`could not delete Secret ${where.namespace}/${where.name} (the finished Job's credentials): ${apiErrorMessage(error)}`);
+    });
   };
 
   const unfinishedWork = () => active.size > 0 || finishing > 0 || (queue.length > 0 && !stopping);
@@ -117,6 +127,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       }
       if (options.secretData) {
         await kube.core.createNamespacedSecret({ namespace: job.metadata!.namespace!, body: buildCredentialsSecret(entry.job, options.secretData) });
+        // The Job ended while its Secret was being created: that finish found no Secret to delete.
+        if (active.get(key) !== entry) await deleteCredentials(entry.job);
       }
       options.log.debug(`created Job ${key}`);
     } catch (error) {
