@@ -1,6 +1,7 @@
 import { Watch, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../log.ts";
 import type { BackupSummary } from "../snapshot.ts";
+import { backoffMs } from "./backoff.ts";
 import { apiErrorMessage, isNotFound, type Kube } from "./client.ts";
 import { buildCredentialsSecret } from "./job-spec.ts";
 import { stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
@@ -137,10 +138,20 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     }
   };
 
-  const checkPending = async (key: string) => {
+  const checkPending = async (key: string, attempt = 0) => {
     const entry = active.get(key);
     if (!entry) return;
-    const pod = await newestPod(kube, entry.job).catch(() => undefined);
+    let pod: V1Pod | undefined;
+    try {
+      pod = await newestPod(kube, entry.job);
+    } catch (error) {
+      // Not knowing is no answer: a healthy backup must not be deleted as "no pod was created".
+      if (active.get(key) !== entry) return;
+      const delay = backoffMs(attempt);
+      options.log.warn(`could not look up the pod of Job ${key} (${apiErrorMessage(error)}); looking again in ${delay}ms`);
+      entry.pendingTimer = setTimeout(() => void checkPending(key, attempt + 1), delay);
+      return;
+    }
     if (pod && pod.status?.phase !== "Pending") return;
     const why = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")?.message ?? pod?.status?.containerStatuses?.[0]?.state?.waiting?.message;
     await finish(key, "timed-out", `pod stayed Pending for ${options.pendingTimeoutMs / 1000}s${why ? `: ${why}` : pod ? "" : " (no pod was created)"}; Job deleted`);
