@@ -94,7 +94,16 @@ command.action(async (flags: Record<string, unknown>) => {
   });
   cancelPool = () => pool.cancel();
   postHooks.startIdle();
-  const outcomes: JobOutcome[] = await pool.run();
+  let outcomes: JobOutcome[];
+  try {
+    outcomes = await pool.run();
+  } catch (error) {
+    // Whatever stopped the pool, no hooked pod stays frozen: the hooks its Jobs' ends queued run,
+    // then those of pods whose backups never reported an end.
+    await postHooks.drained();
+    await undoPreHooks(postHooks.notQueued(), hooked, runPostHook, log);
+    throw error;
+  }
   const problems = plan.targets.filter((target) => target.problem);
   for (const target of problems) log.error(`${target.namespace}/${target.pvc}: ${target.problem}`);
   await postHooks.drained();

@@ -1,6 +1,10 @@
 import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { createAppPod, runOperator } from "../support/operator.ts";
+import { createAppPod, jobsIn, runOperator, startOperator } from "../support/operator.ts";
+import { tempDir } from "../support/processes.ts";
+import { serviceAccountKubeconfig, shippedRules, withoutVerb } from "../support/rbac.ts";
+import { collectWithin } from "../support/scripts.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -21,4 +25,29 @@ describe("post-backup hooks under faults", () => {
     expect(run.stdout.indexOf("2 of 2 done")).toBeGreaterThan(-1);
     expect(run.stdout.indexOf("2 of 2 done")).toBeLessThan(hookAt);
   });
+
+  // The pre-backup hook "freezes" the app (creates a file), the post-backup hook "unfreezes" it.
+  async function frozenApp(prefix: string) {
+    const namespace = await cluster.freshNamespace(prefix, { jobPods: "hang" });
+    const frozen = `${await tempDir()}/frozen`;
+    await cluster.createBoundPvc(namespace, "data");
+    await createAppPod(cluster, namespace, "app", ["data"], { annotations: { "kopia-k8s.io/pre-backup": `touch ${frozen}`, "kopia-k8s.io/post-backup": `rm ${frozen}` } });
+    return { namespace, frozen };
+  }
+
+  for (const verb of ["list", "watch"]) {
+    test(`without the right to ${verb} Jobs: the run ends at once with exit 1 naming that right, after the post-backup hook`, async () => {
+      const { namespace, frozen } = await frozenApp(`no-${verb}`);
+      const kubeconfig = await serviceAccountKubeconfig(cluster, withoutVerb(await shippedRules(), "jobs", verb));
+      const child = await startOperator(cluster, [namespace], [], { KUBECONFIG: kubeconfig });
+      const run = await collectWithin(child, 45_000);
+      expect(run.timedOut, run.output).toBe(false);
+      expect(run.output).toContain(`pre-backup hook in ${namespace}/app succeeded`);
+      expect(existsSync(frozen), "the app is still frozen").toBe(false);
+      expect(run.exitCode, run.output).toBe(1);
+      expect(run.stderr).toContain(`cannot ${verb} jobs`);
+      expect(run.stderr).toContain(`the '${verb}' verb on jobs`);
+      expect((await jobsIn(cluster, namespace)).filter((job) => !job.metadata?.deletionTimestamp)).toEqual([]);
+    });
+  }
 });
