@@ -84,7 +84,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     // mistaken for someone else's.
     if (remove) await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
     // A kept Job keeps its Secret (it owns it): the credentials go now, the Job stays for inspection.
-    else if (options.secretData) await deleteCredentials(job);
+    else if (options.secretData && job.metadata?.uid) await deleteCredentials(job);
     const outcome: JobOutcome = {
       job,
       result,
