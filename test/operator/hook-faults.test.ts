@@ -50,4 +50,16 @@ describe("post-backup hooks under faults", () => {
       expect((await jobsIn(cluster, namespace)).filter((job) => !job.metadata?.deletionTimestamp)).toEqual([]);
     });
   }
+
+  test("without the right to create Jobs: each backup fails with the API's reason, the post-backup hook runs, exit 7", async () => {
+    const { namespace, frozen } = await frozenApp("no-create");
+    const kubeconfig = await serviceAccountKubeconfig(cluster, withoutVerb(await shippedRules(), "jobs", "create"));
+    const child = await startOperator(cluster, [namespace], [], { KUBECONFIG: kubeconfig });
+    const run = await collectWithin(child, 45_000);
+    expect(run.timedOut, run.output).toBe(false);
+    expect(run.output).toContain(`pre-backup hook in ${namespace}/app succeeded`);
+    expect(existsSync(frozen), "the app is still frozen").toBe(false);
+    expect(run.exitCode, run.output).toBe(7);
+    expect(run.output).toMatch(/1 of 1 done: .*\/data failed on .*: could not create Job .*cannot create resource "jobs"/);
+  });
 });
