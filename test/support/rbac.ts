@@ -1,8 +1,8 @@
-/** Identities with chosen rights: a ServiceAccount bound to the shipped ClusterRole's rules, some verbs taken away. */
-import { KubeConfig, RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
+/** Identities with chosen rights: a ServiceAccount bound to the shipped ClusterRole's rules, some of them taken away. */
+import { AuthorizationV1Api, KubeConfig, RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
 import { join } from "node:path";
 import type { TestCluster } from "./cluster.ts";
-import { onCleanup, repoRoot, tempDir } from "./processes.ts";
+import { onCleanup, repoRoot, tempDir, waitFor } from "./processes.ts";
 
 /** The rules of deploy/rbac.yaml's ClusterRole. */
 export async function shippedRules(): Promise<V1PolicyRule[]> {
@@ -15,11 +15,18 @@ export function withoutVerb(rules: V1PolicyRule[], resource: string, verb: strin
   return rules.map((rule) => (rule.resources?.includes(resource) ? { ...rule, verbs: rule.verbs.filter((v) => v !== verb) } : rule));
 }
 
+export interface ServiceAccountIdentity {
+  /** Authenticates as the ServiceAccount (a token from the TokenRequest API). */
+  kubeconfigPath: string;
+  /** Takes `verb` on `resource` (in `group`) away; resolves once the API server refuses it. */
+  revoke(resource: string, group: string, verb: string): Promise<void>;
+}
+
 /**
- * A kubeconfig that authenticates as a new ServiceAccount (token from the TokenRequest API) bound
- * cluster-wide to a new ClusterRole with exactly `rules`. Everything is removed at cleanup.
+ * A new ServiceAccount bound cluster-wide to a new ClusterRole with exactly `rules`. Everything is
+ * removed at cleanup.
  */
-export async function serviceAccountKubeconfig(cluster: TestCluster, rules: V1PolicyRule[]): Promise<string> {
+export async function serviceAccountIdentity(cluster: TestCluster, rules: V1PolicyRule[]): Promise<ServiceAccountIdentity> {
   const namespace = await cluster.freshNamespace("operator-sa");
   const name = "operator-backup";
   await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
@@ -39,7 +46,24 @@ export async function serviceAccountKubeconfig(cluster: TestCluster, rules: V1Po
     contexts: [{ name: "sa", cluster: "test", user: name, namespace }],
     currentContext: "sa",
   });
-  const path = join(await tempDir(), "kubeconfig");
-  await Bun.write(path, config.exportConfig());
-  return path;
+  const kubeconfigPath = join(await tempDir(), "kubeconfig");
+  await Bun.write(kubeconfigPath, config.exportConfig());
+
+  const authorization = cluster.kc.makeApiClient(AuthorizationV1Api);
+  const allowed = async (resource: string, group: string, verb: string) =>
+    (await authorization.createSubjectAccessReview({ body: { spec: { user: `system:serviceaccount:${namespace}:${name}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"], resourceAttributes: { verb, resource, group } } } })).status?.allowed;
+  let current = rules;
+  return {
+    kubeconfigPath,
+    async revoke(resource, group, verb) {
+      current = withoutVerb(current, resource, verb);
+      await rbac.replaceClusterRole({ name: roleName, body: { metadata: { name: roleName }, rules: current } });
+      await waitFor(`the API server to refuse ${verb} ${resource}`, async () => (await allowed(resource, group, verb)) === false);
+    },
+  };
+}
+
+/** A kubeconfig of serviceAccountIdentity, for a test that keeps the rights as they are. */
+export async function serviceAccountKubeconfig(cluster: TestCluster, rules: V1PolicyRule[]): Promise<string> {
+  return (await serviceAccountIdentity(cluster, rules)).kubeconfigPath;
 }
