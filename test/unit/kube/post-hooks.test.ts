@@ -3,7 +3,8 @@ import { createConsola } from "consola/core";
 import type { BackupTarget, HookPlan } from "../../../shared/kube/plan.ts";
 import { PostHookQueue } from "../../../shared/kube/post-hooks.ts";
 
-const hook: HookPlan = { namespace: "apps", pod: "app", container: "app", containers: ["app"], command: "unfreeze", timeoutMs: 1000 };
+// Only what the queue reads; other fields of a hook do not matter here.
+const hook = { namespace: "apps", pod: "app", container: "app", containers: ["app"], command: "unfreeze", timeoutMs: 1000 } as HookPlan;
 const target = (pvc: string, mountedBy: string[]): BackupTarget => ({ namespace: "apps", pvc, tolerations: [], mountedBy });
 
 describe("PostHookQueue", () => {
