@@ -1,8 +1,8 @@
 import { Watch, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import type { KkError } from "../exit-codes.ts";
 import type { Logger } from "../log.ts";
 import type { BackupSummary } from "../snapshot.ts";
 import { backoffMs } from "./backoff.ts";
-import type { KkError } from "../exit-codes.ts";
 import { apiErrorMessage, isNotFound, permanentApiError, type Kube } from "./client.ts";
 import { buildCredentialsSecret } from "./job-spec.ts";
 import { stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
