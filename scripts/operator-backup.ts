@@ -19,6 +19,7 @@ import { assertRunIdUnused, describePlan, discover } from "../shared/kube/discov
 import type { HookPlan } from "../shared/kube/plan.ts";
 import { PostHookQueue, undoPreHooks } from "../shared/kube/post-hooks.ts";
 import { formatTable, reportRow } from "../shared/kube/report.ts";
+import { checkServerVersion } from "../shared/kube/server-version.ts";
 
 const cli = createCli("operator-backup");
 const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
@@ -28,7 +29,8 @@ command.action(async (flags: Record<string, unknown>) => {
   const settings = resolveOperatorSettings(flags);
   const { log } = settings;
   const kube = connectKube();
-  log.info(`run ${settings.runId}: discovering pods and volumes on ${kube.config.getCurrentCluster()?.server}`);
+  const version = await checkServerVersion(kube);
+  log.info(`run ${settings.runId}: discovering pods and volumes on ${kube.config.getCurrentCluster()?.server} (Kubernetes ${version})`);
   const plan = await discover(kube, settings);
   for (const line of describePlan(plan, settings)) log.info(line);
   if (settings.dryRun) return ExitCode.ok;
@@ -109,7 +111,16 @@ command.action(async (flags: Record<string, unknown>) => {
   });
   cancelPool = () => pool.cancel();
   postHooks.startIdle();
-  const outcomes: JobOutcome[] = await pool.run();
+  let outcomes: JobOutcome[];
+  try {
+    outcomes = await pool.run();
+  } catch (error) {
+    // Whatever stopped the pool, no hooked pod stays frozen: the hooks its Jobs' ends queued run,
+    // then those of pods whose backups never reported an end.
+    await postHooks.drained();
+    await undoPreHooks(postHooks.notQueued(), hooked, runPostHook, log);
+    throw error;
+  }
   const problems = plan.targets.filter((target) => target.problem);
   for (const target of problems) log.error(`${target.namespace}/${target.pvc}: ${target.problem}`);
   await postHooks.drained();

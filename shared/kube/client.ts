@@ -44,10 +44,31 @@ export function apiErrorMessage(error: unknown): string {
     }
     return `HTTP ${error.code}`;
   }
-  if (error instanceof Error) return error.message;
+  // client-node's Watch reports an HTTP error as an Error with the status text and `statusCode`.
+  if (error instanceof Error) return httpStatusOf(error) ? `${error.message} (HTTP ${httpStatusOf(error)})` : error.message;
   // A failed WebSocket upgrade (pods/exec) rejects with an ErrorEvent, not an Error.
   if (typeof error === "object" && error !== null && "message" in error) return String((error as { message: unknown }).message);
   return String(error);
 }
 
 export const isNotFound = (error: unknown) => error instanceof ApiException && error.code === 404;
+
+/** The HTTP status of a failed call: an ApiException's code, or the statusCode on a Watch's Error. */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof statusCode === "number" ? statusCode : undefined;
+}
+
+/**
+ * 401, 403 and 404 do not go away by asking again: the error that ends the run, naming what is
+ * missing. Undefined for anything worth retrying (5xx, 429, a dropped connection).
+ */
+export function permanentApiError(error: unknown, verb: string, resource: string, group: string): KkError | undefined {
+  const status = httpStatusOf(error);
+  const what = `cannot ${verb} ${resource} (${group}) in all namespaces: ${apiErrorMessage(error)}`;
+  if (status === 403) return new KkError(`${what}; give this identity the '${verb}' verb on ${resource} in API group ${group} (deploy/rbac.yaml has every right operator-backup needs)`, ExitCode.failed);
+  if (status === 401) return new KkError(`${what}; the API server does not accept these credentials: renew the token or check the kubeconfig`, ExitCode.failed);
+  if (status === 404) return new KkError(`${what}; this API server does not serve ${resource} in ${group}`, ExitCode.failed);
+  return undefined;
+}

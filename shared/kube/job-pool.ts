@@ -1,7 +1,9 @@
 import { Watch, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import type { KkError } from "../exit-codes.ts";
 import type { Logger } from "../log.ts";
 import type { BackupSummary } from "../snapshot.ts";
-import { apiErrorMessage, isNotFound, type Kube } from "./client.ts";
+import { backoffMs } from "./backoff.ts";
+import { apiErrorMessage, isNotFound, permanentApiError, type Kube } from "./client.ts";
 import { buildCredentialsSecret } from "./job-spec.ts";
 import { stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
 
@@ -57,6 +59,11 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   /** Jobs out of `active` whose outcome is still being recorded: the pool is not done before they are. */
   let finishing = 0;
   let watchAbort: AbortController | undefined;
+  let watchRetry: ReturnType<typeof setTimeout> | undefined;
+  /** Watches in a row that failed or ended at once: the wait before the next one grows with them. */
+  let watchFailures = 0;
+  /** A refusal that retrying cannot cure: the pool stops, and run() rejects with it. */
+  let fatal: KkError | undefined;
   let resolveAll: () => void = () => {};
   const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
 
@@ -78,6 +85,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     // The entry already left `active`, so the watch's DELETED event for our own deletion is not
     // mistaken for someone else's.
     if (remove) await deleteJob(kube, job).catch((error) => options.log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
+    // A kept Job keeps its Secret (it owns it): the credentials go now, the Job stays for inspection.
+    else if (options.secretData && job.metadata?.uid) await deleteCredentials(job);
     const outcome: JobOutcome = {
       job,
       result,
@@ -93,6 +102,14 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     await fill();
   };
 
+  /** The per-Job Secret, named like its Job. */
+  const deleteCredentials = async (job: V1Job) => {
+    const where = { name: job.metadata!.name!, namespace: job.metadata!.namespace! };
+    await kube.core.deleteNamespacedSecret(where).catch((error) => {
+      if (!isNotFound(error)) options.log.warn(`could not delete Secret ${where.namespace}/${where.name} (the finished Job's credentials): ${apiErrorMessage(error)}`);
+    });
+  };
+
   const unfinishedWork = () => active.size > 0 || finishing > 0 || (queue.length > 0 && !stopping);
 
   const fill = async () => {
@@ -101,6 +118,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     }
     if (!unfinishedWork()) {
       watchAbort?.abort();
+      clearTimeout(watchRetry);
       resolveAll();
     }
   };
@@ -120,6 +138,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       }
       if (options.secretData) {
         await kube.core.createNamespacedSecret({ namespace: job.metadata!.namespace!, body: buildCredentialsSecret(entry.job, options.secretData) });
+        // The Job ended while its Secret was being created: that finish found no Secret to delete.
+        if (active.get(key) !== entry) await deleteCredentials(entry.job);
       }
       options.log.debug(`created Job ${key}`);
     } catch (error) {
@@ -128,13 +148,35 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     }
   };
 
-  const checkPending = async (key: string) => {
+  const checkPending = async (key: string, attempt = 0) => {
     const entry = active.get(key);
     if (!entry) return;
-    const pod = await newestPod(kube, entry.job).catch(() => undefined);
+    if (attempt === 0 && (await endedWithoutEvent(key, entry))) return;
+    let pod: V1Pod | undefined;
+    try {
+      pod = await newestPod(kube, entry.job);
+    } catch (error) {
+      // Not knowing is no answer: a healthy backup must not be deleted as "no pod was created".
+      if (active.get(key) !== entry) return;
+      const delay = backoffMs(attempt);
+      options.log.warn(`could not look up the pod of Job ${key} (${apiErrorMessage(error)}); looking again in ${delay}ms`);
+      entry.pendingTimer = setTimeout(() => void checkPending(key, attempt + 1), delay);
+      return;
+    }
     if (pod && pod.status?.phase !== "Pending") return;
     const why = pod?.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")?.message ?? pod?.status?.containerStatuses?.[0]?.state?.waiting?.message;
     await finish(key, "timed-out", `pod stayed Pending for ${options.pendingTimeoutMs / 1000}s${why ? `: ${why}` : pod ? "" : " (no pod was created)"}; Job deleted`);
+  };
+
+  /**
+   * A timer reads the Job itself: the watch may never deliver its end (it keeps failing, or a proxy
+   * holds it open and silent). True when that ended the Job. One list call: no `get` right needed.
+   */
+  const endedWithoutEvent = async (key: string, entry: Active): Promise<boolean> => {
+    const where = { namespace: entry.job.metadata!.namespace!, fieldSelector: `metadata.name=${entry.job.metadata!.name}` };
+    const [latest] = (await kube.batch.listNamespacedJob(where).catch(() => undefined))?.items ?? [];
+    if (latest && hasEnded(latest)) onEvent("MODIFIED", latest);
+    return active.get(key) !== entry;
   };
 
   const scheduleStuckCheck = (key: string, entry: Active) => {
@@ -145,6 +187,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   const checkStuck = async (key: string) => {
     const entry = active.get(key);
     if (!entry || entry.ready) return;
+    if (await endedWithoutEvent(key, entry)) return;
     const reason = stuckReason(await newestPod(kube, entry.job).catch(() => undefined));
     if (active.get(key) !== entry) return;
     if (reason) return void finish(key, "failed", `pod cannot start: ${reason}; Job deleted`, undefined, true);
@@ -157,16 +200,16 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     if (!entry) return;
     if ((job.status?.ready ?? 0) > 0) entry.ready = true;
     if (phase === "DELETED") return void finish(key, "failed", "Job was deleted by someone else", job);
-    const conditions = job.status?.conditions ?? [];
-    if (conditions.some((c) => c.type === "Complete" && c.status === "True")) return void finish(key, "succeeded", undefined, job);
-    const failed = conditions.find((c) => c.type === "Failed" && c.status === "True");
-    if (failed) return void finish(key, "failed", undefined, job);
+    if (hasCondition(job, "Complete")) return void finish(key, "succeeded", undefined, job);
+    if (hasCondition(job, "Failed")) return void finish(key, "failed", undefined, job);
   };
-
 
   const watchJobs = async (resourceVersion: string) => {
     let lastVersion = resourceVersion;
     let relist = false;
+    let delivered = false;
+    const startedAt = Date.now();
+    // client-node's Watch reports HTTP errors through the done callback, never by throwing.
     watchAbort = await new Watch(kube.config).watch(
       "/apis/batch/v1/jobs",
       { labelSelector: options.selector, resourceVersion: lastVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds },
@@ -175,27 +218,66 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
           relist = object.code === 410;
           return;
         }
+        delivered = true;
         lastVersion = object.metadata?.resourceVersion ?? lastVersion;
         if (phase !== "BOOKMARK") onEvent(phase, object);
       },
       (error) => {
         if (!unfinishedWork()) return;
-        options.log.debug(`job watch ended${error ? ` (${apiErrorMessage(error)})` : ""}; resuming from version ${lastVersion}`);
-        void rewatch(() => (relist ? listAndWatch() : watchJobs(lastVersion)));
+        const refused = refusal("watch", error);
+        if (refused) return fail(refused);
+        if (delivered || Date.now() - startedAt >= 1000) watchFailures = 0;
+        const delay = backoffMs(watchFailures++);
+        // After a failure the Jobs are listed again: what happened meanwhile is read, not waited for.
+        if (error) options.log.warn(`job watch failed (${apiErrorMessage(error)}); listing this run's Jobs again in ${delay}ms`);
+        else options.log.debug(`job watch ended; resuming from version ${lastVersion} in ${delay}ms`);
+        retryWatchIn(delay, error || relist ? listAndWatch : () => watchJobs(lastVersion));
       },
     );
   };
 
-  /** Re-establishes the watch; while the API server is unreachable, tries again every 2 s. */
-  const rewatch = async (establish: () => Promise<void>): Promise<void> => {
+  const retryWatchIn = (delayMs: number, establish: () => Promise<void>) => {
+    clearTimeout(watchRetry);
+    watchRetry = setTimeout(() => void establishWatch(establish), delayMs);
+  };
+
+  /** Lists and watches, or watches; a list that fails is tried again after a growing wait. */
+  const establishWatch = async (establish: () => Promise<void>): Promise<void> => {
+    if (!unfinishedWork()) return;
     try {
       await establish();
     } catch (error) {
       if (!unfinishedWork()) return;
-      options.log.warn(`job watch failed (${apiErrorMessage(error)}); retrying in 2s`);
-      await Bun.sleep(2000);
-      return rewatch(listAndWatch);
+      const refused = refusal("list", error);
+      if (refused) return fail(refused);
+      const delay = backoffMs(watchFailures++);
+      options.log.warn(`listing this run's Jobs failed (${apiErrorMessage(error)}); retrying in ${delay}ms`);
+      retryWatchIn(delay, listAndWatch);
     }
+  };
+
+  const refusal = (verb: "list" | "watch", error: unknown) => permanentApiError(error, verb, "jobs", "batch");
+
+  /** Stops as a cancel does (the unfinished Jobs deleted, each reported); run() then rejects with `error`. */
+  const fail = (error: KkError) => {
+    if (fatal) return;
+    fatal = error;
+    void stopAll("cancelled: the run stopped on an API error");
+  };
+
+  /** Start nothing new; record the queued Jobs as not started and delete the unfinished ones. */
+  const stopAll = async (reason: string) => {
+    stopping = true;
+    // Queued Jobs first, before anything awaits: the pool must not report itself done while
+    // they are unrecorded, and their onDone lets, among others, their pods' post-backup hooks run.
+    for (const job of queue.splice(0)) {
+      const outcome: JobOutcome = { job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 };
+      outcomes.push(outcome);
+      options.onDone?.(outcome);
+    }
+    const unfinished = [...active.keys()];
+    await Promise.all(unfinished.map((key) => finish(key, "cancelled", `${reason}; Job deleted`)));
+    await fill();
   };
 
   /** The current state of this run's Jobs, then a watch from that point on. */
@@ -208,27 +290,19 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   return {
     async run(): Promise<JobOutcome[]> {
       if (jobs.length === 0) return [];
-      await listAndWatch();
+      await establishWatch(listAndWatch);
       await fill();
       await allDone;
+      if (fatal) throw fatal;
       return outcomes;
     },
     /** Start nothing new; delete this run's unfinished Jobs. */
-    async cancel(): Promise<void> {
-      stopping = true;
-      // Queued Jobs first, before anything awaits: the pool must not report itself done while
-      // they are unrecorded, and their onDone lets, among others, their pods' post-backup hooks run.
-      for (const job of queue.splice(0)) {
-        const outcome: JobOutcome = { job, result: "cancelled", message: "not started (cancelled)", durationSeconds: 0 };
-        outcomes.push(outcome);
-        options.onDone?.(outcome);
-      }
-      const unfinished = [...active.keys()];
-      await Promise.all(unfinished.map((key) => finish(key, "cancelled", "cancelled by signal; Job deleted")));
-      await fill();
-    },
+    cancel: (): Promise<void> => stopAll("cancelled by signal"),
   };
 }
+
+const hasCondition = (job: V1Job, type: "Complete" | "Failed") => (job.status?.conditions ?? []).some((c) => c.type === type && c.status === "True");
+const hasEnded = (job: V1Job) => hasCondition(job, "Complete") || hasCondition(job, "Failed");
 
 async function newestPod(kube: Kube, job: V1Job): Promise<V1Pod | undefined> {
   const pods = await kube.core.listNamespacedPod({ namespace: job.metadata!.namespace!, labelSelector: `batch.kubernetes.io/job-name=${job.metadata!.name}` });

@@ -102,6 +102,8 @@ export function planBackups(pods: V1Pod[], pvcs: V1PersistentVolumeClaim[], pvs:
       if (!pvc || !backupable(pvc, skipped)) continue;
       const existing = targets.get(key(namespace, claimName));
       if (existing) {
+        // The same claim through a second volume of this pod: already counted.
+        if (existing.mountedBy.includes(podName)) continue;
         existing.mountedBy.push(podName);
         existing.tolerations.push(...newTolerations(existing.tolerations, pod.spec?.tolerations ?? []));
         continue;

@@ -10,6 +10,7 @@ export class PostHookQueue {
   failures = 0;
   private readonly remaining = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
+  private readonly queued = new Set<HookPlan>();
 
   constructor(
     private readonly hooks: HookPlan[],
@@ -32,7 +33,7 @@ export class PostHookQueue {
   }
 
   targetDone(namespace: string, pvc: string): void {
-    for (const pod of this.targetsByPvc.get(`${namespace}/${pvc}`)?.mountedBy ?? []) {
+    for (const pod of new Set(this.targetsByPvc.get(`${namespace}/${pvc}`)?.mountedBy)) {
       const key = `${namespace}/${pod}`;
       const left = this.remaining.get(key);
       if (left === undefined) continue;
@@ -50,7 +51,13 @@ export class PostHookQueue {
     }
   }
 
+  /** The hooks not queued yet: their pods still have backups that never reported an end. */
+  notQueued(): HookPlan[] {
+    return this.hooks.filter((hook) => !this.queued.has(hook));
+  }
+
   private enqueue(hook: HookPlan): void {
+    this.queued.add(hook);
     this.chain = this.chain.then(() =>
       this.run(hook).catch((error: Error) => {
         this.failures++;

@@ -3,7 +3,7 @@
  * and the kwok controller, started by `kwokctl` (binary runtime) from the binaries on PATH, on 127.0.0.1.
  * kwokctl detaches them (own sessions), so stopping is done here from its pid files.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { killProcessGroup, startDetached } from "./processes.ts";
 
@@ -115,7 +115,16 @@ function kwokctlConfiguration(workdir: string) {
       ...(auditPolicy ? { kubeAuditPolicy: auditPolicy } : {}),
     },
     componentsPatches: [
-      { name: "kube-controller-manager", extraArgs: [{ key: "controllers", value: CONTROLLERS.join(",") }] },
+      // One instance each: no leader election, so that an API server stopped for a while (see
+      // stopApiServer) does not make them give up their lease and exit.
+      {
+        name: "kube-controller-manager",
+        extraArgs: [
+          { key: "controllers", value: CONTROLLERS.join(",") },
+          { key: "leader-elect", value: "false" },
+        ],
+      },
+      { name: "kube-scheduler", extraArgs: [{ key: "leader-elect", value: "false" }] },
       {
         // For a real kubelet (pods/exec, logs): the API server authenticates to it with the admin
         // certificate and reaches it on its InternalIP (its Hostname does not resolve). kwok nodes
@@ -202,6 +211,42 @@ export function stoppedComponent(workdir: string): string | undefined {
   const running = new Set(controlPlanePids(workdir));
   const names = readdirSync(dir).filter((file) => !running.has(Number.parseInt(readFileSync(join(dir, file), "utf8"), 10)));
   return names[0]?.replace(/\.pid$/, "");
+}
+
+/**
+ * Stops kube-apiserver the way a crash would (SIGKILL). The returned function starts it again with
+ * the same command line, folder, environment and log, and resolves once it serves requests again
+ * (`serving` is asked until it says yes) with every other component still running.
+ */
+export function stopApiServer(workdir: string, serving: () => Promise<boolean>): () => Promise<void> {
+  const pidFile = join(workdir, "clusters", CLUSTER_NAME, "pids", "kube-apiserver.pid");
+  const pid = Number.parseInt(readFileSync(pidFile, "utf8"), 10);
+  const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  const cwd = readlinkSync(`/proc/${pid}/cwd`);
+  const logPath = readlinkSync(`/proc/${pid}/fd/1`);
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, "utf8")
+      .split("\0")
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+  process.kill(pid, "SIGKILL");
+  return async () => {
+    while (commandLineOf(pid)) await Bun.sleep(50);
+    const log = openSync(logPath, "a");
+    // Its own session, as kwokctl starts it; setsid execs in place, so the pid is the API server's.
+    const child = Bun.spawn(["setsid", ...argv], { cwd, env, stdio: ["ignore", log, log] });
+    child.unref();
+    closeSync(log);
+    writeFileSync(pidFile, String(child.pid));
+    const deadline = Date.now() + 60_000;
+    while (!(await serving().catch(() => false))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`kube-apiserver did not come back:\n${componentLogs(workdir)}`);
+      await Bun.sleep(200);
+    }
+    const stopped = stoppedComponent(workdir);
+    if (stopped) throw new Error(`${stopped} stopped while kube-apiserver was down:\n${componentLogs(workdir)}`);
+  };
 }
 
 /** Synchronous on purpose: it also runs from signal handlers, right before the process exits. */

@@ -27,6 +27,7 @@ import {
   startControlPlane,
   startWatchdog,
   stopControlPlane,
+  stopApiServer,
   stoppedComponent,
   stopWatchdog,
 } from "./cluster-kwok.ts";
@@ -113,6 +114,8 @@ export interface TestCluster {
   exec(namespace: string, pod: string, command: string[], container?: string): Promise<ExecResult>;
   /** Gives one pod its own exec working folder and environment; applied when this returns. */
   setPodExec(namespace: string, pod: string, rule: PodExecRule): Promise<void>;
+  /** Kills kube-apiserver (as a crash would); call the returned function to start it again and wait until it serves. */
+  stopApiServer(): () => Promise<void>;
 }
 
 const WORKDIR_PREFIX = "kk-cluster-";
@@ -277,5 +280,6 @@ function testCluster(workdir: string, kubeconfigPath: string, kc: KubeConfig, is
     podsOfJob,
     exec: async (namespace, pod, command, container) => execInPod(kc, namespace, pod, container ?? (await firstContainer(namespace, pod)), command),
     setPodExec: async (namespace, pod, rule) => setPodExec(kc, namespace, pod, await firstContainer(namespace, pod), rule),
+    stopApiServer: () => stopApiServer(workdir, async () => Boolean(await core.listNamespace({ limit: 1 }))),
   };
 }

@@ -47,6 +47,18 @@ export async function collect(child: Bun.Subprocess<"ignore", "pipe", "pipe">): 
   return { exitCode, stdout, stderr, output: stdout + stderr };
 }
 
+/** collect(), except that a run still going after `ms` is killed; it then reports `timedOut` (and exit code 137). */
+export async function collectWithin(child: Bun.Subprocess<"ignore", "pipe", "pipe">, ms: number): Promise<ScriptRun & { timedOut: boolean }> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, ms);
+  const run = await collect(child);
+  clearTimeout(timer);
+  return { ...run, timedOut };
+}
+
 function cleanEnv(env: Record<string, string | undefined>): Record<string, string> {
   const base: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...env };
   return Object.fromEntries(Object.entries(base).filter((entry): entry is [string, string] => entry[1] !== undefined));

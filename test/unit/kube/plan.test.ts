@@ -129,6 +129,14 @@ describe("planBackups: mounted volumes", () => {
     ]);
   });
 
+  test("a pod mounting one claim through two volumes is listed once among the claim's pods", () => {
+    const plan = planBackups([pod({ name: "app", claims: ["data", "data", "logs"] })], [pvc({ name: "data" }), pvc({ name: "logs" })], [], options());
+    expect(plan.targets.map((t) => [t.pvc, t.mountedBy])).toEqual([
+      ["data", ["app"]],
+      ["logs", ["app"]],
+    ]);
+  });
+
   test("a PVC shared by two pods is one target, mounted by both, tolerations merged without duplicates", () => {
     const plan = planBackups(
       [
