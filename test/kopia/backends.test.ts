@@ -36,7 +36,7 @@ const sumSizes = (lines: string[]) => lines.reduce((total, line) => total + Numb
  * Two kopia-backup runs, the first at --debug through an argv-recording kopia; then raw kopia
  * restores the newest snapshot. `storedBytes` measures the storage on the server's side.
  */
-async function roundTrip(access: BackendAccess, secrets: string[], storedBytes: () => Promise<number>) {
+async function roundTrip(access: BackendAccess, secrets: string[], storedBytes: () => Promise<number>): Promise<string[]> {
   const data = await corpus();
   const { home, env } = await isolatedKopiaEnv(access.env);
   const kopia = await argvRecordingKopia();
@@ -72,6 +72,7 @@ async function roundTrip(access: BackendAccess, secrets: string[], storedBytes: 
   const restored = join(await tempDir(), "restored");
   await raw.restore(snapshots[1]!.id, restored);
   expect(await describeTree(restored)).toEqual(await describeTree(data));
+  return calls;
 }
 
 function expectOneLineError(run: ScriptRun, exitCode: number, pattern: RegExp) {
@@ -225,6 +226,7 @@ describe("gcs:// on a real fake-gcs-server (no credential check: see support/fak
       storageArgs: ["gcs", "--bucket=backups", "--prefix=cluster-a/", `--credentials-file=${credentialsFile}`],
       env: gcs.env,
     };
-    await roundTrip(access, [privateKey], async () => sumSizes(await fingerprintFolder(gcs.root)));
+    const calls = await roundTrip(access, [privateKey], async () => sumSizes(await fingerprintFolder(gcs.root)));
+    expect(calls.filter((call) => call.startsWith("repository ")).every((call) => call.includes(`--credentials-file=${credentialsFile}`))).toBe(true);
   });
 });
