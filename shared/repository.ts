@@ -25,7 +25,7 @@ const REPOSITORY_URL_FORMS = [
   "s3://bucket[/prefix]?endpoint=host:port[&region=r][&insecure=true][&skip-tls-verify=true]",
   "b2://bucket[/prefix]",
   "gcs://bucket[/prefix][?credentials-file=/abs/key.json]",
-  "azure://container[/prefix]",
+  "azure://container[/prefix][?storage-domain=host[:port]]",
   "sftp://user@host[:port]/path[?keyfile=/abs/key&known-hosts=/abs/known_hosts]",
   "webdav+https://host/path (or webdav+http://)",
   "rclone:remote:path",
@@ -106,7 +106,13 @@ export function parseRepositoryUrl(url: string): Repository {
     }
     case "azure": {
       const { bucket: container, prefixArgs } = bucketAndPrefix();
-      repository = { kind: "azure", storageArgs: ["azure", flag("container", container), ...prefixArgs], keyFiles: [] };
+      // Another cloud (e.g. blob.core.chinacloudapi.cn) or an emulator: kopia reaches <account>.<domain>.
+      const storageDomain = query.take("storage-domain");
+      if (storageDomain !== undefined && !/^[A-Za-z0-9.-]+(:\d+)?$/.test(storageDomain)) {
+        throw usageError(`--repository: storage-domain '${storageDomain}' must be host[:port] without a scheme, e.g. blob.core.chinacloudapi.cn`);
+      }
+      const domainArgs = storageDomain ? [flag("storage-domain", storageDomain)] : [];
+      repository = { kind: "azure", storageArgs: ["azure", flag("container", container), ...prefixArgs, ...domainArgs], keyFiles: [] };
       break;
     }
     case "sftp": {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (only if missing) the real tools the tests need, from their Go modules and Debian packages,
 # caches them by version outside the repository, and prints the folder holding them as the last line.
-# Usage: provision.sh [kopia|minio|pushgateway|cluster|node|all]...   (default: all)
+# Usage: provision.sh [kopia|minio|pushgateway|cluster|node|backends|all]...   (default: all)
 set -euo pipefail
 
 KOPIA_VERSION=v0.23.1
@@ -10,6 +10,9 @@ ETCD_VERSION=v3.6.10
 KUBE_VERSION=1.36.1
 KWOK_VERSION=v0.8.0
 CONTAINERD_VERSION=v2.2.7
+FAKE_GCS_VERSION=v1.56.1
+AZURITE_VERSION=3.37.0
+OPENSSH_VERSION=9.2p1 # Debian bookworm's; any of its security updates is taken
 
 cache="${KK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kopia-k8s}"
 bin="$cache/bin"
@@ -143,6 +146,42 @@ build_pause() {
   rm -rf "$tmp"
 }
 
+# Storage servers the backend tests run on 127.0.0.1 (test/support/{sshd,azurite,fake-gcs,webdav}.ts).
+provision_backends() {
+  # OpenSSH's sshd unpacked, not installed: the package would start a system sshd on port 22.
+  # ssh-keygen comes from the client package of the same version, for the keys the tests make.
+  build openssh "$OPENSSH_VERSION" 'unpack_debs openssh-server openssh-client && mv "$out/root/usr/sbin/sshd" "$out/root/usr/bin/ssh-keygen" "$out/" && rm -rf "$out/root"' sshd ssh-keygen
+  ldconfig -p | grep -q 'libwrap\.so\.0 ' || { log "installing Debian package libwrap0 (a library sshd links to)"; apt_install libwrap0; }
+  build azurite "$AZURITE_VERSION" 'build_azurite' azurite-blob
+  build fake-gcs-server "$FAKE_GCS_VERSION" \
+    'go_build '"$FAKE_GCS_VERSION"' github.com/fsouza/fake-gcs-server' fake-gcs-server
+  # rclone serves WebDAV for the webdav tests and is the program kopia's rclone backend runs.
+  command -v rclone >/dev/null || { log "installing Debian package rclone"; apt_install rclone; }
+  ln -sfn "$(command -v rclone)" "$bin/rclone"
+}
+
+# unpack_debs <package...>: the candidate .deb of each, unpacked into $out/root (dpkg -x: no
+# maintainer scripts run, nothing is registered as installed).
+unpack_debs() {
+  local tmp deb; tmp=$(mktemp -d); cd "$tmp"
+  apt-get download -qq "$@" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1; apt-get download -qq "$@" >&2; }
+  for deb in "$tmp"/*.deb; do
+    case "$(dpkg-deb -f "$deb" Version)" in
+      *:"$OPENSSH_VERSION"-*) ;;
+      *) log "$(basename "$deb"): not OpenSSH $OPENSSH_VERSION; update OPENSSH_VERSION in provision.sh"; return 1 ;;
+    esac
+    dpkg -x "$deb" "$out/root"
+  done
+  rm -rf "$tmp"
+}
+
+# Azurite from npm (it needs node, which npm brings), started through a launcher in bin/.
+build_azurite() {
+  npm install --prefix "$out" --no-save --no-audit --no-fund --omit=dev --loglevel=error "azurite@$AZURITE_VERSION" >&2 || return 1
+  printf '#!/bin/sh\nexec node "$(dirname "$(readlink -f "$0")")/node_modules/azurite/dist/src/blob/main.js" "$@"\n' >"$out/azurite-blob"
+  chmod +x "$out/azurite-blob"
+}
+
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
@@ -151,8 +190,9 @@ for t in "${targets[@]}"; do
     pushgateway) provision_pushgateway ;;
     cluster) provision_cluster ;;
     node) provision_node ;;
-    all) provision_kopia; provision_minio; provision_pushgateway; provision_cluster; provision_node ;;
-    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, cluster, node or all)" >&2; exit 2 ;;
+    backends) provision_backends ;;
+    all) provision_kopia; provision_minio; provision_pushgateway; provision_cluster; provision_node; provision_backends ;;
+    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, cluster, node, backends or all)" >&2; exit 2 ;;
   esac
 done
 echo "$bin"

@@ -72,6 +72,8 @@ describe("parseRepositoryUrl: storage args", () => {
 
   test("azure uses --container", () => {
     expect(args("azure://cont/sub/dir")).toEqual(["azure", "--container=cont", "--prefix=sub/dir/"]);
+    expect(args("azure://cont?storage-domain=blob.core.chinacloudapi.cn")).toEqual(["azure", "--container=cont", "--storage-domain=blob.core.chinacloudapi.cn"]);
+    expect(args("azure://cont/p?storage-domain=blob.localhost:10000")).toEqual(["azure", "--container=cont", "--prefix=p/", "--storage-domain=blob.localhost:10000"]);
   });
 
   test("sftp with port, keyfile and known-hosts", () => {
@@ -128,6 +130,8 @@ describe("parseRepositoryUrl: errors (exit 2, naming --repository)", () => {
   test("unknown query parameter on webdav", () => expectUsageError("webdav+https://dav.example/k?x=1", "unknown parameter 'x'"));
   test("endpoint with a scheme", () =>
     expectUsageError("s3://bucket?endpoint=http://minio:9000", "endpoint 'http://minio:9000' must be host[:port] without a scheme"));
+  test("azure storage-domain with a scheme", () =>
+    expectUsageError("azure://c?storage-domain=https://blob.example", "storage-domain 'https://blob.example' must be host[:port] without a scheme"));
   test("missing bucket", () => expectUsageError("s3:///prefix?endpoint=h", "names no bucket"));
   test("missing b2 bucket", () => expectUsageError("b2:///prefix", "names no bucket"));
   test("rclone without remote", () => expectUsageError("rclone:backups", "needs a remote"));
