@@ -12,11 +12,11 @@ import { connectKube } from "../shared/kube/client.ts";
 import { runHook } from "../shared/kube/hooks.ts";
 import { createJobPool, type JobOutcome } from "../shared/kube/job-pool.ts";
 import { buildBackupJob } from "../shared/kube/job-spec.ts";
-import { repositoryJobPool } from "../shared/kube/repository-job.ts";
+import { maintenanceNamespaceOf, repositoryJobPool } from "../shared/kube/repository-job.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
 import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
 import { assertRunIdUnused, describePlan, discover } from "../shared/kube/discovery.ts";
-import type { HookPlan } from "../shared/kube/plan.ts";
+import { withoutPodsOf, type HookPlan } from "../shared/kube/plan.ts";
 import { PostHookQueue, undoPreHooks } from "../shared/kube/post-hooks.ts";
 import { formatTable, reportRow } from "../shared/kube/report.ts";
 import { checkServerVersion } from "../shared/kube/server-version.ts";
@@ -56,7 +56,7 @@ command.action(async (flags: Record<string, unknown>) => {
   // The repository is connected to, or created on empty storage, by one Job before any hook or
   // backup: backup Jobs never create it (Jobs starting together would each write one), and a wrong
   // password or unreachable storage stops the run before any app is frozen.
-  if (settings.runIdGiven) await assertRunIdUnused(kube, settings.runId);
+  if (settings.runIdGiven) await assertRunIdUnused(kube, settings.runId, settings.namespaces.length ? [...settings.namespaces, maintenanceNamespaceOf(kube, settings)] : []);
   if (runnable.length > 0) {
     // A filesystem repository is a node's folder: make sure of it where the first backup will run.
     const init = repositoryJobPool(kube, settings, jobSettings, "init", settings.repository.localPath ? runnable[0] : {});
@@ -72,12 +72,21 @@ command.action(async (flags: Record<string, unknown>) => {
 
   // A pod whose pre-backup hook ran (say, it froze writes) gets its post-backup hook even when the
   // run stops before its backup: a failed hook elsewhere or a signal must not leave it frozen.
+  // With on-error "continue" (the flag or the pod's annotation), a failed hook only costs its pod's
+  // volumes: that pod is thawed now, and its volumes are reported not started.
   const hooked: HookPlan[] = [];
+  const failedHooks: HookPlan[] = [];
   try {
     for (const hook of plan.preHooks) {
       if (signal) break;
       hooked.push(hook);
-      await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
+      try {
+        await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
+      } catch (error) {
+        if (hook.onError !== "continue" || !(error instanceof KkError)) throw error;
+        log.error(`${error.message}; going on without the volumes of ${hook.namespace}/${hook.pod} (on error: continue)`);
+        failedHooks.push(hook);
+      }
     }
   } catch (error) {
     await undoPreHooks(plan.postHooks, hooked, runPostHook, log);
@@ -87,9 +96,12 @@ command.action(async (flags: Record<string, unknown>) => {
     await undoPreHooks(plan.postHooks, hooked, runPostHook, log);
     return signalExit();
   }
+  await undoPreHooks(plan.postHooks, failedHooks, runPostHook, log);
+  const { toBackUp, blocked } = withoutPodsOf(failedHooks, runnable);
 
-  const jobs = runnable.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
-  const postHooks = new PostHookQueue(plan.postHooks, runnable, runPostHook, log);
+  const jobs = toBackUp.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
+  const thawed = (hook: HookPlan) => failedHooks.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
+  const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPostHook, log);
 
   let done = 0;
   const total = jobs.length;
@@ -98,6 +110,7 @@ command.action(async (flags: Record<string, unknown>) => {
     pendingTimeoutMs: settings.pendingTimeoutMs,
     watchTimeoutSeconds: settings.watchTimeoutSeconds,
     selector: `${LABEL_RUN_ID}=${settings.runId},${LABEL_ROLE}=backup`,
+    namespaced: settings.namespaces.length > 0,
     ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
     log,
     onDone: (outcome) => {
@@ -121,7 +134,7 @@ command.action(async (flags: Record<string, unknown>) => {
     await undoPreHooks(postHooks.notQueued(), hooked, runPostHook, log);
     throw error;
   }
-  const problems = plan.targets.filter((target) => target.problem);
+  const problems = [...plan.targets.filter((target) => target.problem), ...blocked];
   for (const target of problems) log.error(`${target.namespace}/${target.pvc}: ${target.problem}`);
   await postHooks.drained();
 

@@ -64,11 +64,27 @@ export function httpStatusOf(error: unknown): number | undefined {
  * 401, 403 and 404 do not go away by asking again: the error that ends the run, naming what is
  * missing. Undefined for anything worth retrying (5xx, 429, a dropped connection).
  */
-export function permanentApiError(error: unknown, verb: string, resource: string, group: string): KkError | undefined {
+export function permanentApiError(error: unknown, verb: string, resource: string, group: string, namespace?: string): KkError | undefined {
   const status = httpStatusOf(error);
-  const what = `cannot ${verb} ${resource} (${group}) in all namespaces: ${apiErrorMessage(error)}`;
-  if (status === 403) return new KkError(`${what}; give this identity the '${verb}' verb on ${resource} in API group ${group} (deploy/rbac.yaml has every right operator-backup needs)`, ExitCode.failed);
+  const what = apiFailure(error, verb, resource, namespace);
+  const inGroup = group ? `API group ${group}` : "the core API group";
+  if (status === 403) return new KkError(`${what}; give this identity the '${verb}' verb on ${resource} in ${inGroup} (deploy/rbac.yaml has every right operator-backup needs${namespace ? "; with --namespace, a Role in each namespace is enough" : ""})`, ExitCode.failed);
   if (status === 401) return new KkError(`${what}; the API server does not accept these credentials: renew the token or check the kubeconfig`, ExitCode.failed);
-  if (status === 404) return new KkError(`${what}; this API server does not serve ${resource} in ${group}`, ExitCode.failed);
+  if (status === 404) return new KkError(`${what}; this API server does not serve ${resource} in ${inGroup}`, ExitCode.failed);
   return undefined;
+}
+
+const apiFailure = (error: unknown, verb: string, resource: string, namespace?: string) =>
+  `cannot ${verb} ${resource} in ${namespace ? `namespace ${namespace}` : "all namespaces"}: ${apiErrorMessage(error).replace(/\s+/g, " ")}`;
+
+/**
+ * One API call whose failure ends the run: its error as one line naming verb, resource, namespace
+ * and status, with the fix for a refusal (exit 1).
+ */
+export async function apiCall<T>(call: () => Promise<T>, what: { verb: string; resource: string; group?: string; namespace?: string }): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw permanentApiError(error, what.verb, what.resource, what.group ?? "", what.namespace) ?? new KkError(`${apiFailure(error, what.verb, what.resource, what.namespace)}; try again later`, ExitCode.failed);
+  }
 }

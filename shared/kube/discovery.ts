@@ -1,17 +1,28 @@
 import { usageError } from "../exit-codes.ts";
-import type { Kube } from "./client.ts";
+import { apiCall, type Kube } from "./client.ts";
 import { LABEL_RUN_ID } from "./names.ts";
 import { planBackups, type BackupPlan } from "./plan.ts";
 import type { OperatorSettings } from "./operator-options.ts";
 
-/** One list call per kind (running pods, PVCs, PVs), whatever the size of the cluster. */
+/**
+ * One list call per kind (running pods, PVCs, PVs), whatever the size of the cluster. With
+ * --namespace, one call per namespace and kind, and no PVs (cluster-scoped): an identity with rights
+ * in those namespaces only can run. The scheduler still honours a PV's node affinity for the Jobs.
+ */
 export async function discover(kube: Kube, settings: OperatorSettings): Promise<BackupPlan> {
-  const [pods, pvcs, pvs] = await Promise.all([
-    kube.core.listPodForAllNamespaces({ fieldSelector: "status.phase=Running", ...(settings.selector ? { labelSelector: settings.selector } : {}) }),
-    kube.core.listPersistentVolumeClaimForAllNamespaces({}),
-    kube.core.listPersistentVolume({}),
-  ]);
-  return planBackups(pods.items, pvcs.items, pvs.items, {
+  const podFilter = { fieldSelector: "status.phase=Running", ...(settings.selector ? { labelSelector: settings.selector } : {}) };
+  const [pods, pvcs, pvs] = settings.namespaces.length
+    ? await Promise.all([
+        inEach(settings.namespaces, (namespace) => apiCall(() => kube.core.listNamespacedPod({ namespace, ...podFilter }), { verb: "list", resource: "pods", namespace })),
+        inEach(settings.namespaces, (namespace) => apiCall(() => kube.core.listNamespacedPersistentVolumeClaim({ namespace }), { verb: "list", resource: "persistentvolumeclaims", namespace })),
+        [],
+      ])
+    : await Promise.all([
+        apiCall(() => kube.core.listPodForAllNamespaces(podFilter), { verb: "list", resource: "pods" }).then((list) => list.items),
+        apiCall(() => kube.core.listPersistentVolumeClaimForAllNamespaces({}), { verb: "list", resource: "persistentvolumeclaims" }).then((list) => list.items),
+        apiCall(() => kube.core.listPersistentVolume({}), { verb: "list", resource: "persistentvolumes" }).then((list) => list.items),
+      ]);
+  return planBackups(pods, pvcs, pvs, {
     namespaces: settings.namespaces,
     podSelectorGiven: Boolean(settings.selector),
     preBackupAnnotation: settings.preBackupAnnotation,
@@ -19,6 +30,10 @@ export async function discover(kube: Kube, settings: OperatorSettings): Promise<
     defaultHookTimeoutMs: settings.hookTimeoutMs,
     defaultHookOnError: settings.hookOnError,
   });
+}
+
+async function inEach<T>(namespaces: string[], list: (namespace: string) => Promise<{ items: T[] }>): Promise<T[]> {
+  return (await Promise.all(namespaces.map(list))).flatMap((result) => result.items);
 }
 
 /** The plan in words: what --dry-run prints, and what every run logs before it acts. */
@@ -40,9 +55,12 @@ export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, 
 }
 
 /** A --uuid given again while the earlier run's Jobs still exist would meet a 409 for every Job: say so once, up front. */
-export async function assertRunIdUnused(kube: Kube, runId: string): Promise<void> {
-  const leftovers = await kube.batch.listJobForAllNamespaces({ labelSelector: `${LABEL_RUN_ID}=${runId}`, limit: 1 });
-  const [first] = leftovers.items;
+export async function assertRunIdUnused(kube: Kube, runId: string, namespaces: string[]): Promise<void> {
+  const labelSelector = `${LABEL_RUN_ID}=${runId}`;
+  const leftovers = namespaces.length
+    ? await inEach(namespaces, (namespace) => apiCall(() => kube.batch.listNamespacedJob({ namespace, labelSelector, limit: 1 }), { verb: "list", resource: "jobs", group: "batch", namespace }))
+    : (await apiCall(() => kube.batch.listJobForAllNamespaces({ labelSelector, limit: 1 }), { verb: "list", resource: "jobs", group: "batch" })).items;
+  const [first] = leftovers;
   if (!first) return;
   throw usageError(
     `--uuid: Jobs of an earlier run with id ${runId} still exist (e.g. ${first.metadata!.namespace}/${first.metadata!.name}); ` +

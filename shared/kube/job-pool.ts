@@ -29,6 +29,11 @@ export interface PoolOptions {
   selector: string;
   /** The API server ends each watch after this long; it is then resumed from the last version seen. */
   watchTimeoutSeconds: number;
+  /**
+   * List and watch each namespace of the pool's Jobs on its own, instead of one cluster-wide watch:
+   * an identity with rights in some namespaces only (--namespace) can run the pool.
+   */
+  namespaced?: boolean;
   /** Per-Job Secret contents; undefined when the Jobs use the user's own Secret. */
   secretData?: Record<string, string>;
   log: Logger;
@@ -48,8 +53,8 @@ const keyOf = (job: V1Job) => `${job.metadata!.namespace}/${job.metadata!.name}`
 
 /**
  * Runs Jobs with at most `concurrency` unfinished at any moment. Completion comes from one watch
- * on this run's Jobs (re-established when the connection drops, relisted after 410 Gone): no
- * polling. Succeeded Jobs are deleted; failed ones are kept for inspection.
+ * on this run's Jobs, or one per namespace (re-established when the connection drops, relisted
+ * after 410 Gone): no polling. Succeeded Jobs are deleted; failed ones are kept for inspection.
  */
 export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   const queue = [...jobs];
@@ -58,10 +63,6 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
   let stopping = false;
   /** Jobs out of `active` whose outcome is still being recorded: the pool is not done before they are. */
   let finishing = 0;
-  let watchAbort: AbortController | undefined;
-  let watchRetry: ReturnType<typeof setTimeout> | undefined;
-  /** Watches in a row that failed or ended at once: the wait before the next one grows with them. */
-  let watchFailures = 0;
   /** A refusal that retrying cannot cure: the pool stops, and run() rejects with it. */
   let fatal: KkError | undefined;
   let resolveAll: () => void = () => {};
@@ -117,8 +118,7 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
       await start(queue.shift()!);
     }
     if (!unfinishedWork()) {
-      watchAbort?.abort();
-      clearTimeout(watchRetry);
+      for (const watch of watches) watch.stop();
       resolveAll();
     }
   };
@@ -204,59 +204,88 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     if (hasCondition(job, "Failed")) return void finish(key, "failed", undefined, job);
   };
 
-  const watchJobs = async (resourceVersion: string) => {
-    let lastVersion = resourceVersion;
-    let relist = false;
-    let delivered = false;
-    const startedAt = Date.now();
-    // client-node's Watch reports HTTP errors through the done callback, never by throwing.
-    watchAbort = await new Watch(kube.config).watch(
-      "/apis/batch/v1/jobs",
-      { labelSelector: options.selector, resourceVersion: lastVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds },
-      (phase, object: V1Job & { code?: number }) => {
-        if (phase === "ERROR") {
-          relist = object.code === 410;
-          return;
-        }
-        delivered = true;
-        lastVersion = object.metadata?.resourceVersion ?? lastVersion;
-        if (phase !== "BOOKMARK") onEvent(phase, object);
-      },
-      (error) => {
-        if (!unfinishedWork()) return;
-        const refused = refusal("watch", error);
-        if (refused) return fail(refused);
-        if (delivered || Date.now() - startedAt >= 1000) watchFailures = 0;
-        const delay = backoffMs(watchFailures++);
-        // After a failure the Jobs are listed again: what happened meanwhile is read, not waited for.
-        if (error) options.log.warn(`job watch failed (${apiErrorMessage(error)}); listing this run's Jobs again in ${delay}ms`);
-        else options.log.debug(`job watch ended; resuming from version ${lastVersion} in ${delay}ms`);
-        retryWatchIn(delay, error || relist ? listAndWatch : () => watchJobs(lastVersion));
-      },
-    );
-  };
+  /**
+   * The Jobs of one namespace, or of all (`namespace` undefined): listed, then watched from that
+   * point on. Every re-watch waits, growing while watches keep failing; after a failure or 410 Gone
+   * the Jobs are listed again, so what happened meanwhile is read, not waited for.
+   */
+  const watchScope = (namespace: string | undefined) => {
+    let abort: AbortController | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    /** Watches in a row that failed or ended at once: the wait before the next one grows with them. */
+    let failures = 0;
+    const where = namespace ? `namespace ${namespace}` : "all namespaces";
+    const refusal = (verb: "list" | "watch", error: unknown) => permanentApiError(error, verb, "jobs", "batch", namespace);
 
-  const retryWatchIn = (delayMs: number, establish: () => Promise<void>) => {
-    clearTimeout(watchRetry);
-    watchRetry = setTimeout(() => void establishWatch(establish), delayMs);
-  };
+    const watchJobs = async (resourceVersion: string) => {
+      let lastVersion = resourceVersion;
+      let relist = false;
+      let delivered = false;
+      const startedAt = Date.now();
+      // client-node's Watch reports HTTP errors through the done callback, never by throwing.
+      abort = await new Watch(kube.config).watch(
+        namespace ? `/apis/batch/v1/namespaces/${namespace}/jobs` : "/apis/batch/v1/jobs",
+        { labelSelector: options.selector, resourceVersion: lastVersion, allowWatchBookmarks: true, timeoutSeconds: options.watchTimeoutSeconds },
+        (phase, object: V1Job & { code?: number }) => {
+          if (phase === "ERROR") {
+            relist = object.code === 410;
+            return;
+          }
+          delivered = true;
+          lastVersion = object.metadata?.resourceVersion ?? lastVersion;
+          if (phase !== "BOOKMARK") onEvent(phase, object);
+        },
+        (error) => {
+          if (!unfinishedWork()) return;
+          const refused = refusal("watch", error);
+          if (refused) return fail(refused);
+          if (delivered || Date.now() - startedAt >= 1000) failures = 0;
+          const delay = backoffMs(failures++);
+          if (error) options.log.warn(`job watch in ${where} failed (${apiErrorMessage(error)}); listing this run's Jobs again in ${delay}ms`);
+          else options.log.debug(`job watch in ${where} ended; resuming from version ${lastVersion} in ${delay}ms`);
+          retryIn(delay, error || relist ? listAndWatch : () => watchJobs(lastVersion));
+        },
+      );
+    };
 
-  /** Lists and watches, or watches; a list that fails is tried again after a growing wait. */
-  const establishWatch = async (establish: () => Promise<void>): Promise<void> => {
-    if (!unfinishedWork()) return;
-    try {
-      await establish();
-    } catch (error) {
+    const retryIn = (delayMs: number, establish: () => Promise<void>) => {
+      clearTimeout(retry);
+      retry = setTimeout(() => void establishWatch(establish), delayMs);
+    };
+
+    /** Lists and watches, or watches; a list that fails is tried again after a growing wait. */
+    const establishWatch = async (establish: () => Promise<void>): Promise<void> => {
       if (!unfinishedWork()) return;
-      const refused = refusal("list", error);
-      if (refused) return fail(refused);
-      const delay = backoffMs(watchFailures++);
-      options.log.warn(`listing this run's Jobs failed (${apiErrorMessage(error)}); retrying in ${delay}ms`);
-      retryWatchIn(delay, listAndWatch);
-    }
-  };
+      try {
+        await establish();
+      } catch (error) {
+        if (!unfinishedWork()) return;
+        const refused = refusal("list", error);
+        if (refused) return fail(refused);
+        const delay = backoffMs(failures++);
+        options.log.warn(`listing this run's Jobs in ${where} failed (${apiErrorMessage(error)}); retrying in ${delay}ms`);
+        retryIn(delay, listAndWatch);
+      }
+    };
 
-  const refusal = (verb: "list" | "watch", error: unknown) => permanentApiError(error, verb, "jobs", "batch");
+    const listAndWatch = async () => {
+      const list = namespace
+        ? await kube.batch.listNamespacedJob({ namespace, labelSelector: options.selector })
+        : await kube.batch.listJobForAllNamespaces({ labelSelector: options.selector });
+      for (const job of list.items) onEvent("MODIFIED", job);
+      await watchJobs(list.metadata?.resourceVersion ?? "");
+    };
+
+    return {
+      start: () => establishWatch(listAndWatch),
+      stop: () => {
+        abort?.abort();
+        clearTimeout(retry);
+      },
+    };
+  };
+  const namespaces = options.namespaced ? [...new Set(jobs.map((job) => job.metadata!.namespace!))] : [undefined];
+  const watches = namespaces.map(watchScope);
 
   /** Stops as a cancel does (the unfinished Jobs deleted, each reported); run() then rejects with `error`. */
   const fail = (error: KkError) => {
@@ -280,17 +309,10 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     await fill();
   };
 
-  /** The current state of this run's Jobs, then a watch from that point on. */
-  const listAndWatch = async () => {
-    const list = await kube.batch.listJobForAllNamespaces({ labelSelector: options.selector });
-    for (const job of list.items) onEvent("MODIFIED", job);
-    await watchJobs(list.metadata?.resourceVersion ?? "");
-  };
-
   return {
     async run(): Promise<JobOutcome[]> {
       if (jobs.length === 0) return [];
-      await establishWatch(listAndWatch);
+      await Promise.all(watches.map((watch) => watch.start()));
       await fill();
       await allDone;
       if (fatal) throw fatal;

@@ -208,3 +208,16 @@ function notRunningReason(pod: V1Pod, container: string): string | undefined {
   if (!state || state.running) return undefined;
   return state.waiting?.reason ?? (state.terminated ? `terminated: ${state.terminated.reason ?? `exit ${state.terminated.exitCode}`}` : "not started");
 }
+
+/**
+ * The targets left once the pods whose pre-backup hook failed are set aside: a volume any of them
+ * mounts is not backed up (its app may be half-frozen), and is reported with the reason.
+ */
+export function withoutPodsOf(failedHooks: HookPlan[], targets: BackupTarget[]): { toBackUp: BackupTarget[]; blocked: BackupTarget[] } {
+  const failedPod = (target: BackupTarget) => target.mountedBy.find((pod) => failedHooks.some((hook) => hook.namespace === target.namespace && hook.pod === pod));
+  const blocked = targets.flatMap((target) => {
+    const pod = failedPod(target);
+    return pod ? [{ ...target, problem: `not started: the pre-backup hook of pod ${target.namespace}/${pod} failed (on error: continue)` }] : [];
+  });
+  return { toBackUp: targets.filter((target) => !failedPod(target)), blocked };
+}

@@ -6,19 +6,23 @@ import type { OperatorSettings } from "./operator-options.ts";
 const JOB_NAME = { init: "kopia-init", maintenance: "kopia-maintenance" } as const;
 const DOING = { init: "making sure the repository exists", maintenance: "running kopia-maintenance" } as const;
 
+/** Where init and maintenance run: --maintenance-namespace, else this identity's own namespace. */
+export const maintenanceNamespaceOf = (kube: Kube, settings: Pick<OperatorSettings, "maintenanceNamespace">) => settings.maintenanceNamespace ?? kube.homeNamespace;
+
 /**
  * One kopia-maintenance Job in the maintenance namespace, with the same Secret hand-over as the
  * backups: `init` before them (connects, or creates the repository on empty storage), `maintenance` after.
  */
 export function repositoryJobPool(kube: Kube, settings: OperatorSettings, jobSettings: JobSettings, role: "init" | "maintenance", placement: RepositoryJobPlacement = {}) {
   const { log } = settings;
-  const namespace = settings.maintenanceNamespace ?? kube.homeNamespace;
+  const namespace = maintenanceNamespaceOf(kube, settings);
   const job = buildRepositoryJob(`${JOB_NAME[role]}-${settings.runId}`, namespace, role, jobSettings, placement);
   const pool = createJobPool(kube, [job], {
     concurrency: 1,
     pendingTimeoutMs: settings.pendingTimeoutMs,
     watchTimeoutSeconds: settings.watchTimeoutSeconds,
     selector: Object.entries(runLabels(settings.runId, role)).map(([key, value]) => `${key}=${value}`).join(","),
+    namespaced: true,
     ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
     log,
   });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from "@kubernetes/client-node";
 import { KkError } from "../../../shared/exit-codes.ts";
-import { planBackups, type PlanOptions } from "../../../shared/kube/plan.ts";
+import { planBackups, withoutPodsOf, type PlanOptions } from "../../../shared/kube/plan.ts";
 
 const PRE = "kopia-k8s.io/pre-backup";
 const POST = "kopia-k8s.io/post-backup";
@@ -407,5 +407,24 @@ describe("planBackups: ordering", () => {
       options(),
     );
     expect(plan.targets[0]!.mountedBy).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("withoutPodsOf: the volumes of pods whose pre-backup hook failed are set aside", () => {
+  test("a volume any failed pod mounts is blocked with the reason; the others are kept", () => {
+    const plan = planBackups(
+      [pod({ name: "a", claims: ["shared", "only-a"], annotations: { [PRE]: "x" } }), pod({ name: "b", claims: ["shared", "only-b"], annotations: { [PRE]: "y" } })],
+      [pvc({ name: "shared", modes: ["ReadWriteMany"] }), pvc({ name: "only-a" }), pvc({ name: "only-b" })],
+      [],
+      options(),
+    );
+    const failedA = plan.preHooks.filter((hook) => hook.pod === "a");
+    const { toBackUp, blocked } = withoutPodsOf(failedA, plan.targets);
+    expect(toBackUp.map((target) => target.pvc)).toEqual(["only-b"]);
+    expect(blocked.map((target) => [target.pvc, target.problem])).toEqual([
+      ["only-a", "not started: the pre-backup hook of pod apps/a failed (on error: continue)"],
+      ["shared", "not started: the pre-backup hook of pod apps/a failed (on error: continue)"],
+    ]);
+    expect(withoutPodsOf([], plan.targets)).toEqual({ toBackUp: plan.targets, blocked: [] });
   });
 });
