@@ -5,7 +5,7 @@ import type { BackupSummary } from "../snapshot.ts";
 import { backoffMs } from "./backoff.ts";
 import { apiErrorMessage, isNotFound, permanentApiError, type Kube } from "./client.ts";
 import { buildCredentialsSecret } from "./job-spec.ts";
-import { stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
+import { podCreationRefusal, stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
 
 export type JobResult = "succeeded" | "failed" | "timed-out" | "cancelled";
 
@@ -188,7 +188,8 @@ export function createJobPool(kube: Kube, jobs: V1Job[], options: PoolOptions) {
     const entry = active.get(key);
     if (!entry || entry.ready) return;
     if (await endedWithoutEvent(key, entry)) return;
-    const reason = stuckReason(await newestPod(kube, entry.job).catch(() => undefined));
+    const pod = await newestPod(kube, entry.job).catch(() => undefined);
+    const reason = stuckReason(pod) ?? (pod ? undefined : await podCreationRefusal(kube, entry.job));
     if (active.get(key) !== entry) return;
     if (reason) return void finish(key, "failed", `pod cannot start: ${reason}; Job deleted`, undefined, true);
     scheduleStuckCheck(key, entry);

@@ -1,4 +1,5 @@
-import type { V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { Kube } from "./client.ts";
 
 /** Waiting reasons that waiting does not cure: a wrong image, a missing Secret or ConfigMap. */
 const STUCK_REASONS = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"]);
@@ -31,3 +32,19 @@ const pinnedToOneNode = (pod: V1Pod) =>
  * before --pending-timeout, so that a mistyped image costs a minute, not the full timeout.
  */
 export const stuckCheckDelayMs = (pendingTimeoutMs: number): number => Math.min(60_000, pendingTimeoutMs / 2);
+
+/**
+ * Why the Job controller could not create the Job's pod (Pod Security admission, a ResourceQuota, a
+ * webhook), from its FailedCreate event: no pod means no status to read, and retrying does not
+ * help. Undefined when there is none, or events cannot be read (the run then waits for
+ * --pending-timeout, as before).
+ */
+export async function podCreationRefusal(kube: Kube, job: V1Job): Promise<string | undefined> {
+  const events = await kube.core
+    .listNamespacedEvent({ namespace: job.metadata!.namespace!, fieldSelector: `involvedObject.uid=${job.metadata!.uid},reason=FailedCreate` })
+    .catch(() => undefined);
+  const latest = events?.items.sort((a, b) => eventTime(b) - eventTime(a))[0];
+  return latest?.message ? `FailedCreate: ${latest.message}` : undefined;
+}
+
+const eventTime = (event: CoreV1Event) => new Date(event.lastTimestamp ?? event.eventTime ?? event.metadata?.creationTimestamp ?? 0).getTime();

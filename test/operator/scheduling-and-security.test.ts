@@ -83,6 +83,20 @@ describe("10 Pod Security: backups pass baseline, init and maintenance pass rest
   });
 });
 
+describe("10 a Job whose pod the API refuses", () => {
+  test("Pod Security (restricted) refuses the backup pod: reported with the admission's own words well before --pending-timeout", async () => {
+    const restricted = await cluster.freshNamespace("refused-psa");
+    const current = await cluster.core.readNamespace({ name: restricted });
+    await cluster.core.replaceNamespace({ name: restricted, body: { ...current, metadata: { ...current.metadata, labels: { ...current.metadata?.labels, "pod-security.kubernetes.io/enforce": "restricted" } } } });
+    await cluster.createBoundPvc(restricted, "data");
+    const started = Date.now();
+    const run = await runOperator(cluster, [restricted], ["--no-maintenance", "--pending-timeout", "30s"]);
+    expect(run.exitCode, run.output).toBe(7);
+    expect((Date.now() - started) / 1000).toBeLessThan(28); // the stuck check at half the pending timeout
+    expect(run.output).toMatch(new RegExp(`${restricted}/data failed on .*: pod cannot start: FailedCreate: .*violates PodSecurity "restricted:latest"`));
+  });
+});
+
 describe("5 generic ephemeral volumes", () => {
   test("the PVC <pod>-<volume> is its pod's: the Job is pinned to the pod's node and the pod's post hook runs after the backup", async () => {
     const namespace = await cluster.freshNamespace("ephemeral");
