@@ -116,7 +116,10 @@ export function recognizeRepositoryFailure(stderr: string, repository: Repositor
   if (/connection refused|no such host|i\/o timeout|dial tcp|network is unreachable|context deadline exceeded/i.test(stderr)) {
     return repositoryError(`repository ${where}: storage unreachable (${cause}); check the endpoint/host and the network`);
   }
-  if (/access denied|forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|unauthori[sz]ed/i.test(stderr)) {
+  if (/knownhosts: key mismatch|host key mismatch/i.test(stderr)) {
+    return repositoryError(`repository ${where}: the server's host key does not match known_hosts (${cause}); check that you reach the right server, then fix the known-hosts file`);
+  }
+  if (/access denied|forbidden|InvalidAccessKeyId|SignatureDoesNotMatch|unauthori[sz]ed|AuthorizationFailure|AuthenticationFailed|unable to authenticate|: 401\b/i.test(stderr)) {
     return repositoryError(`repository ${where}: access denied (${cause}); check the storage credentials in the environment`);
   }
   return undefined;
@@ -145,9 +148,11 @@ export async function connectOrCreate(kopia: KopiaContext, options: { allowCreat
   const fingerprint = connectionFingerprint(kopia);
   const connected = async () =>
     (await readFile(fingerprintFile, "utf8").catch(() => "")) === fingerprint && (await Bun.file(kopia.configFile).exists());
+  // Credentials that changed since the last connect are checked by connecting again: kopia's
+  // snapshot would retry a refused one (WebDAV's 401) for minutes instead of failing.
   if (await connected()) {
-    await syncStorageCredentials(kopia.configFile, kopia.repository.kind);
-    return "reused";
+    if (!(await syncStorageCredentials(kopia.configFile, kopia.repository.kind))) return "reused";
+    kopia.log.info(`the storage credentials in the environment changed: connecting to ${kopia.repository.url} again`);
   }
   const waiting = () => kopia.log.info(`waiting for another kopia-k8s process that is connecting to ${kopia.repository.url}`);
   return withFileLock(kopia.lockFile, async () => {

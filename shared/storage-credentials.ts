@@ -33,16 +33,17 @@ export function credentialsUpdate(kind: StorageKind, stored: Record<string, unkn
   return changed ? { ...stored, ...wanted } : undefined;
 }
 
-/** Brings the storage credentials in kopia's config in line with the environment (see above). */
-export async function syncStorageCredentials(configFile: string, kind: StorageKind, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (!ENV_ONLY[kind] && !FROM_ENV[kind]) return;
+/** Brings the storage credentials in kopia's config in line with the environment (see above); true when it changed them. */
+export async function syncStorageCredentials(configFile: string, kind: StorageKind, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  if (!ENV_ONLY[kind] && !FROM_ENV[kind]) return false;
   const config = JSON.parse(await readFile(configFile, "utf8")) as KopiaConfig;
   const stored = config.storage?.config;
-  if (!stored) return;
+  if (!stored) return false;
   const updated = credentialsUpdate(kind, stored, env);
-  if (!updated) return;
+  if (!updated) return false;
   config.storage!.config = updated;
   const staged = `${configFile}.${process.pid}.tmp`;
   await writeFile(staged, JSON.stringify(config, null, 2), { mode: 0o600 });
   await rename(staged, configFile);
+  return true;
 }

@@ -181,6 +181,20 @@ describe("webdav+http:// on a real WebDAV server (rclone serve webdav)", () => {
     await expectRefused(access("wrong-password", { ...webdav.env(), KOPIA_WEBDAV_PASSWORD: "not-the-password-4711" }), stored, /error +repository webdav\+http:\/\/.*\/wrong-password: .*401/, ["not-the-password-4711"]);
   });
 
+  test("a wrong password on a connection that worked before: exit 5 promptly, not minutes of kopia retrying a 401", async () => {
+    await webdav.makeFolder("reused");
+    const data = await corpus(1);
+    const { env } = await isolatedKopiaEnv(webdav.env());
+    const args = ["--path", data, "--repository", webdav.url("reused"), ...IDENTITY];
+    const first = await runBackup(access("reused"), args, env);
+    expect(first.exitCode, first.output).toBe(0);
+    const started = Date.now();
+    const wrong = await runBackup(access("reused"), args, { ...env, KOPIA_WEBDAV_PASSWORD: "not-the-password-0815" });
+    expect(wrong.exitCode, wrong.output).toBe(5);
+    expect(wrong.stderr).toMatch(/access denied/);
+    expect((Date.now() - started) / 1000).toBeLessThan(60);
+  }, 120_000);
+
   test("the password changed between two runs: the second run uses the new one from the environment", async () => {
     await webdav.makeFolder("rotation");
     await expectRotationFollowed(() => access("rotation"), () => webdav.setPassword(`rotated-${crypto.randomUUID()}`));
