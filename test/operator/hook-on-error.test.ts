@@ -46,6 +46,31 @@ describe("8 a tenant's failing hook need not stop everyone's backups", () => {
     expect(run.stdout).toMatch(new RegExp(`${healthy}\\s+data\\s+\\S+\\s+success`));
   });
 
+  test("7 a pod that is shutting down gets no hooks; its volume is still backed up on its node", async () => {
+    const markers = await tempDir();
+    const namespace = await cluster.freshNamespace("terminating");
+    await cluster.createBoundPvc(namespace, "data", { node: cluster.nodes[1]! });
+    const hold = "kopia-k8s.test/hold";
+    await createAppPod(cluster, namespace, "leaving", ["data"], { annotations: { "kopia-k8s.io/pre-backup": `touch ${markers}/frozen`, "kopia-k8s.io/post-backup": `touch ${markers}/thawed` } });
+    const pod = await cluster.core.readNamespacedPod({ name: "leaving", namespace });
+    await cluster.core.replaceNamespacedPod({ name: "leaving", namespace, body: { ...pod, metadata: { ...pod.metadata, finalizers: [hold] } } });
+    await cluster.core.deleteNamespacedPod({ name: "leaving", namespace, gracePeriodSeconds: 300 });
+    try {
+      const leaving = await cluster.core.readNamespacedPod({ name: "leaving", namespace });
+      expect(leaving.metadata?.deletionTimestamp).toBeDefined();
+      expect(leaving.status?.phase).toBe("Running");
+      const { run, jobsCreated } = await runOperatorObserved(cluster, [namespace]);
+      expect(run.exitCode, run.output).toBe(0);
+      expect(jobsCreated).toBe(1);
+      expect(run.stdout).toMatch(new RegExp(`${namespace}\\s+data\\s+${cluster.nodes[1]}\\s+success`));
+      expect(await Bun.file(`${markers}/frozen`).exists()).toBe(false);
+      expect(await Bun.file(`${markers}/thawed`).exists()).toBe(false);
+    } finally {
+      const leaving = await cluster.core.readNamespacedPod({ name: "leaving", namespace });
+      await cluster.core.replaceNamespacedPod({ name: "leaving", namespace, body: { ...leaving, metadata: { ...leaving.metadata, finalizers: [] } } });
+    }
+  });
+
   test("the default stays abort (the original's behaviour): exit 6, no Job", async () => {
     const { broken, healthy } = await twoApps({ "kopia-k8s.io/pre-backup": "exit 3" });
     const { run, jobsCreated } = await runOperatorObserved(cluster, [broken, healthy]);
