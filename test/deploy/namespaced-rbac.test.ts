@@ -1,19 +1,15 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { KubeConfig } from "@kubernetes/client-node";
-import { join } from "node:path";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { createAppPod, operatorArgs, operatorEnv } from "../support/operator.ts";
-import { repoRoot, tempDir } from "../support/processes.ts";
+import { kubectlAsAdmin, serviceAccountKubeconfig } from "../support/identities.ts";
 import { runScript } from "../support/scripts.ts";
 
 let cluster: TestCluster;
-const kubectl = (...args: string[]) => {
-  const run = Bun.spawnSync(["kubectl", "--kubeconfig", cluster.kubeconfigPath, ...args], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
-  return { exitCode: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
-};
+let kubectl: ReturnType<typeof kubectlAsAdmin>;
 
 beforeAll(async () => {
   cluster = await sharedCluster();
+  kubectl = kubectlAsAdmin(cluster);
 });
 
 /** A ServiceAccount with deploy/namespaced/clusterrole.yaml bound in the given namespaces only; a kubeconfig for it. */
@@ -25,20 +21,7 @@ async function scopedIdentity(home: string, boundIn: string[]): Promise<string> 
     const bound = kubectl("create", "rolebinding", "kopia-k8s-operator-backup", "-n", namespace, "--clusterrole=kopia-k8s-operator-backup-namespaced", `--serviceaccount=${home}:scoped`);
     expect(bound.exitCode, bound.stderr).toBe(0);
   }
-  const token = kubectl("create", "token", "scoped", "-n", home, "--duration", "1h");
-  expect(token.exitCode, token.stderr).toBe(0);
-  const admin = new KubeConfig();
-  admin.loadFromFile(cluster.kubeconfigPath);
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ ...admin.getCurrentCluster()!, name: "test" }],
-    users: [{ name: "scoped", token: token.stdout.trim() }],
-    contexts: [{ name: "scoped", cluster: "test", user: "scoped", namespace: home }],
-    currentContext: "scoped",
-  });
-  const path = join(await tempDir(), "kubeconfig");
-  await Bun.write(path, config.exportConfig());
-  return path;
+  return serviceAccountKubeconfig(cluster, home, "scoped");
 }
 
 describe("11 --namespace with rights in those namespaces only", () => {

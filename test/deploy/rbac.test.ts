@@ -1,42 +1,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
-import { join } from "node:path";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { createAppPod, operatorArgs, operatorEnv, jobsIn } from "../support/operator.ts";
-import { repoRoot, tempDir } from "../support/processes.ts";
+import { kubectlAsAdmin, serviceAccountKubeconfig } from "../support/identities.ts";
 import { runScript } from "../support/scripts.ts";
 
 let cluster: TestCluster;
-const kubectl = (...args: string[]) => {
-  const run = Bun.spawnSync(["kubectl", "--kubeconfig", cluster.kubeconfigPath, ...args], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
-  return { exitCode: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
-};
+let kubectl: ReturnType<typeof kubectlAsAdmin>;
 
 beforeAll(async () => {
   cluster = await sharedCluster();
+  kubectl = kubectlAsAdmin(cluster);
 });
 afterAll(() => {
   kubectl("delete", "-k", "deploy/", "--ignore-not-found", "--wait=false");
 });
-
-/** A kubeconfig that authenticates as the shipped ServiceAccount, with a token from the TokenRequest API. */
-async function serviceAccountKubeconfig(): Promise<string> {
-  const token = kubectl("create", "token", "operator-backup", "-n", "kopia-k8s", "--duration", "1h");
-  expect(token.exitCode, token.stderr).toBe(0);
-  const admin = new KubeConfig();
-  admin.loadFromFile(cluster.kubeconfigPath);
-  const server = admin.getCurrentCluster()!;
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ ...server, name: "test" }],
-    users: [{ name: "operator-backup", token: token.stdout.trim() }],
-    contexts: [{ name: "sa", cluster: "test", user: "operator-backup", namespace: "kopia-k8s" }],
-    currentContext: "sa",
-  });
-  const path = join(await tempDir(), "kubeconfig");
-  await Bun.write(path, config.exportConfig());
-  return path;
-}
 
 describe("deploy/: the shipped manifests and their least-privilege RBAC", () => {
   test("kubectl apply --dry-run=server -k deploy/ passes", () => {
@@ -52,7 +30,7 @@ describe("deploy/: the shipped manifests and their least-privilege RBAC", () => 
   test("a full run (hook, Jobs, per-Job Secrets, maintenance) works with exactly the shipped permissions; other Secrets and RBAC writes are refused", async () => {
     const applied = kubectl("apply", "-k", "deploy/");
     expect(applied.exitCode, applied.stderr).toBe(0);
-    const kubeconfig = await serviceAccountKubeconfig();
+    const kubeconfig = await serviceAccountKubeconfig(cluster, "kopia-k8s", "operator-backup");
 
     const namespace = await cluster.freshNamespace("rbac");
     await cluster.createBoundPvc(namespace, "data");
