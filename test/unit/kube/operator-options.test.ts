@@ -226,9 +226,9 @@ describe("resolveOperatorSettings: key files reach the Jobs", () => {
     expect(jobSettingsFrom(resolveOperatorSettings({ repository: "gcs://b/p" })).keyFiles).toEqual({ names: ["credentials-file"], env: {}, userSecretName: "gcs-key" });
   });
 
-  test("--key-files-secret with --secret: nothing of the Jobs comes from here", () => {
+  test("--key-files-secret with --secret: nothing of the Jobs comes from here, though the URL names local files", () => {
     delete process.env.KOPIA_PASSWORD;
-    const settings = resolveOperatorSettings({ repository: "sftp://backup@nas/srv/kopia", keyFilesSecret: "nas-keys", secret: "kopia-credentials" });
+    const settings = resolveOperatorSettings({ repository: "sftp://backup@nas/srv/kopia?keyfile=/home/me/id&known-hosts=/home/me/kh", keyFilesSecret: "nas-keys", secret: "kopia-credentials" });
     expect(settings.secretData).toEqual({});
     expect(jobSettingsFrom(settings).keyFiles!.userSecretName).toBe("nas-keys");
   });
