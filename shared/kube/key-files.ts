@@ -78,6 +78,10 @@ function readKeyFile(name: KeyFileName, path: string): string {
   } catch {
     throw refuse("not UTF-8 text");
   }
-  if (SECRET_KEY_FILES.has(name)) registerSecret(text);
+  if (SECRET_KEY_FILES.has(name)) {
+    registerSecret(text);
+    // Each long line too: a key quoted in JSON, or cut into lines, no longer holds the whole text.
+    for (const line of text.split("\n")) if (line.trim().length >= 16) registerSecret(line.trim());
+  }
   return text;
 }

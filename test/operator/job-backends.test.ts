@@ -111,12 +111,16 @@ describe("sftp:// from the Jobs, against a real OpenSSH sshd", () => {
   });
   const keyTexts = async (knownHosts = sshd.knownHosts) => ({ keyfile: await sshd.clientKeyText(), "known-hosts": await readFile(knownHosts, "utf8") });
 
-  test("key and known_hosts copied from operator-backup's files into each Job's Secret: init creates the repository, the backup restores, maintenance runs", async () => {
-    const job = await backUpThroughJobs(`${base("copied")}?keyfile=${sshd.clientKey}&known-hosts=${sshd.knownHosts}`, {});
+  test("key and known_hosts copied from operator-backup's files into each Job's Secret: init creates the repository, the backup restores, maintenance runs; the key in no log at --debug", async () => {
+    const job = await backUpThroughJobs(`${base("copied")}?keyfile=${sshd.clientKey}&known-hosts=${sshd.knownHosts}`, {}, { args: ["--debug"] });
     await expectBackedUpAndRestorable(job, access("copied"));
     await expectKeyFilesMounted(job.runs, await keyTexts(), jobOf);
+    const keyLine = (await sshd.clientKeyText()).split("\n")[1]!;
+    expect(job.run.output).toContain("created Job"); // --debug really logged more
+    expect(job.run.output).not.toContain(keyLine);
     for (const run of job.runs) {
       expect(run.spec.spec!.containers[0]!.env).toContainEqual({ name: "KK_REPOSITORY", value: `${base("copied")}?keyfile=/kopia-keys/keyfile&known-hosts=/kopia-keys/known-hosts` });
+      expect(run.result.output).not.toContain(keyLine);
     }
   });
 
@@ -166,7 +170,7 @@ describe("gcs:// from the Jobs, against a real fake-gcs-server", () => {
     const credentials = JSON.stringify({ type: "service_account", client_email: "kopia@example.iam.gserviceaccount.com", private_key: `gcs-private-key-${crypto.randomUUID()}` });
     await writeFile(credentialsFile, credentials, { mode: 0o600 });
     // STORAGE_EMULATOR_HOST stands for the cluster's way to Google: the Jobs get it from the host.
-    const job = await backUpThroughJobs(`gcs://backups/jobs?credentials-file=${credentialsFile}`, gcs.env, { host: { env: gcs.env } });
+    const job = await backUpThroughJobs(`gcs://backups/jobs?credentials-file=${credentialsFile}`, {}, { host: { env: gcs.env } });
     await expectBackedUpAndRestorable(job, { repository: "gcs://backups/jobs", storageArgs: ["gcs", "--bucket=backups", "--prefix=jobs/", `--credentials-file=${credentialsFile}`], env: gcs.env });
     await expectKeyFilesMounted(job.runs, { "credentials-file": credentials }, jobOf);
     for (const run of job.runs) {

@@ -206,7 +206,7 @@ describe("resolveOperatorSettings: key files reach the Jobs", () => {
     expect(JSON.stringify(job)).not.toContain("OPENSSH PRIVATE KEY");
   });
 
-  test("sftp: the files may come from KK_SFTP_KEYFILE and KK_SFTP_KNOWN_HOSTS; the private key is masked in every log line", () => {
+  test("sftp: the files may come from KK_SFTP_KEYFILE and KK_SFTP_KNOWN_HOSTS; the private key is masked in every log line, also quoted", () => {
     const { key, knownHosts } = files();
     process.env.KK_SFTP_KEYFILE = key;
     process.env.KK_SFTP_KNOWN_HOSTS = knownHosts;
@@ -214,6 +214,7 @@ describe("resolveOperatorSettings: key files reach the Jobs", () => {
     expect(settings.secretData.keyfile).toBe(KEY);
     expect(jobSettingsFrom(settings).repositoryUrl).toBe(MOUNTED_SFTP);
     expect(redact(`read ${KEY}`)).toBe("read ***");
+    expect(redact(`read ${JSON.stringify(KEY)}`)).not.toContain("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ");
   });
 
   test("--key-files-secret: the user's Secret is mounted; no local file is read, the URL's file parameters are replaced", () => {
