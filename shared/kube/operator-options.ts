@@ -28,7 +28,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--image <image>", "Image with kopia-backup and kopia (env KK_IMAGE) [default: kopia-k8s:0.1.0]")
     .option("--image-pull-policy <policy>", "Always, IfNotPresent or Never (env KK_IMAGE_PULL_POLICY)")
     .option("--secret <name>", "Use this existing Secret (in every PVC's namespace) instead of a per-Job Secret (env KK_SECRET)")
-    .option("--key-files-secret <name>", "Existing Secret (in every PVC's namespace) with the repository's key files: keyfile and known-hosts (sftp), credentials-file (gcs), rclone-config (rclone) (env KK_KEY_FILES_SECRET) [default: copies of the files the repository names, in the per-Job Secret]")
+    .option("--key-files-secret <name>", "Existing Secret (in every PVC's namespace and the maintenance one) with the repository's key files: keyfile and known-hosts (sftp), credentials-file (gcs), rclone-config (rclone) (env KK_KEY_FILES_SECRET) [default: the files the repository names, copied into the per-Job Secret]")
     .option("--image-pull-secret <name>", "Secret for a private registry, in every PVC's namespace; repeatable (env KK_IMAGE_PULL_SECRETS, comma-separated)")
     .option("--job-label <key=value>", "Extra label on Jobs and their pods; repeatable (env KK_JOB_LABELS)")
     .option("--job-annotation <key=value>", "Extra annotation on Jobs and their pods, e.g. sidecar.istio.io/inject=false; repeatable (env KK_JOB_ANNOTATIONS)")
