@@ -16,9 +16,26 @@ export interface Repository {
   storageArgs: string[];
   /** A filesystem repository's folder. */
   localPath?: string;
-  /** Files kopia reads on the machine that runs it (sftp key and known_hosts, a gcs credentials file). */
-  keyFiles: string[];
+  /** Files read on the machine that runs kopia (sftp key and known_hosts, a gcs credentials file, rclone's config). */
+  keyFiles: KeyFile[];
 }
+
+/** A key file under its name: the URL parameter that names it, or `rclone-config` (rclone reads $RCLONE_CONFIG). */
+export type KeyFileName = "keyfile" | "known-hosts" | "credentials-file" | "rclone-config";
+export interface KeyFile {
+  name: KeyFileName;
+  path: string;
+}
+
+/** The key files each backend can read, by name. */
+export const BACKEND_KEY_FILES: Partial<Record<StorageKind, KeyFileName[]>> = {
+  sftp: ["keyfile", "known-hosts"],
+  gcs: ["credentials-file"],
+  rclone: ["rclone-config"],
+};
+
+const keyFilesOf = (files: Partial<Record<KeyFileName, string>>): KeyFile[] =>
+  Object.entries(files).filter((entry): entry is [KeyFileName, string] => Boolean(entry[1])).map(([name, path]) => ({ name, path }));
 
 const REPOSITORY_URL_FORMS = [
   "filesystem:///abs/path",
@@ -100,7 +117,7 @@ export function parseRepositoryUrl(url: string): Repository {
       repository = {
         kind: "gcs",
         storageArgs: ["gcs", flag("bucket", bucket), ...prefixArgs, ...(credentialsFile ? [flag("credentials-file", credentialsFile)] : [])],
-        keyFiles: credentialsFile ? [credentialsFile] : [],
+        keyFiles: keyFilesOf({ "credentials-file": credentialsFile }),
       };
       break;
     }
@@ -128,7 +145,7 @@ export function parseRepositoryUrl(url: string): Repository {
         ...(keyfile ? [flag("keyfile", keyfile)] : []),
         ...(knownHosts ? [flag("known-hosts", knownHosts)] : []),
       ];
-      repository = { kind: "sftp", storageArgs, keyFiles: [keyfile, knownHosts].filter((file): file is string => Boolean(file)) };
+      repository = { kind: "sftp", storageArgs, keyFiles: keyFilesOf({ keyfile, "known-hosts": knownHosts }) };
       break;
     }
     case "webdav+https":
@@ -157,7 +174,21 @@ function parseRcloneUrl(url: string): Repository {
   if (parameters.some((parameter) => RCLONE_SECRET_PARAMETER.test(parameter.split("=")[0]!))) {
     throw usageError(`--repository: '${url.replace(/,.*?:/, ",…:")}' holds credentials in its connection string; keep them in rclone's config or its RCLONE_CONFIG_* environment`);
   }
-  return { url, kind: "rclone", storageArgs: ["rclone", flag("remote-path", remotePath)], keyFiles: [] };
+  const keyFiles = keyFilesOf({ "rclone-config": process.env.RCLONE_CONFIG });
+  return { url, kind: "rclone", storageArgs: ["rclone", flag("remote-path", remotePath)], keyFiles };
+}
+
+/**
+ * The URL with its key-file parameters (keyfile, known-hosts, credentials-file) set to the paths
+ * given, e.g. where a Job mounts them; slashes stay readable. rclone's config is no URL parameter.
+ */
+export function repositoryUrlWithKeyFiles(url: string, paths: Partial<Record<KeyFileName, string>>): string {
+  const parameters = Object.entries(paths).filter(([name]) => name !== "rclone-config");
+  if (parameters.length === 0) return url;
+  const parsed = new URL(url);
+  for (const [name, path] of parameters) parsed.searchParams.set(name, path!);
+  parsed.search = parsed.searchParams.toString().replaceAll("%2F", "/");
+  return parsed.toString();
 }
 
 /**

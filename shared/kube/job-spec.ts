@@ -1,5 +1,6 @@
 import type { V1Affinity, V1Container, V1Job, V1NodeSelector, V1PodSpec, V1ResourceRequirements, V1Secret, V1SecurityContext, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_MANAGED_BY, LABEL_PVC_HASH, LABEL_ROLE, LABEL_RUN_ID, MANAGED_BY, shortHash } from "./names.ts";
+import { KEY_FILES_MOUNT } from "./key-files.ts";
 import type { BackupTarget } from "./plan.ts";
 
 /** Everything a backup Job needs besides its target; nothing secret (secrets travel in a Secret). */
@@ -14,8 +15,12 @@ export interface JobSettings {
   repositoryUrl: string;
   /** A filesystem repository's folder: mounted from the node (hostPath, must exist there). */
   repositoryHostPath?: string;
-  /** The Secret the container's environment comes from: per Job (named like it) or the user's. */
+  /** The user's Secret, the container's whole environment (envFrom); otherwise the per-Job Secret, named like its Job. */
   userSecretName?: string;
+  /** The per-Job Secret's variables, each taken by name: its other keys are key files, kept out of the environment. */
+  secretEnvNames: string[];
+  /** The repository's key files, mounted read-only at KEY_FILES_MOUNT: from the user's Secret, or the per-Job one. */
+  keyFiles?: { names: string[]; userSecretName?: string; env: Record<string, string> };
   resources: V1ResourceRequirements;
   /** kopia's cache in each Job, in MiB: passed to kopia, and bounds the state emptyDir (a full node disk helps nobody). */
   cacheSizeMB: number;
@@ -67,7 +72,7 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
           ...pullSecrets(settings),
           ...placement(target),
           containers: [container("kopia-backup", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }], BACKUP_SECURITY)],
-          volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc, readOnly: true } }, ...stateVolumes(settings)],
+          volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc, readOnly: true } }, ...stateVolumes(settings), ...keyFilesVolumes(name, settings)],
         },
       },
     },
@@ -84,6 +89,7 @@ export type RepositoryJobPlacement = Partial<Pick<BackupTarget, "node" | "pvNode
  */
 export function buildRepositoryJob(name: string, namespace: string, role: "init" | "maintenance", settings: JobSettings, where: RepositoryJobPlacement = {}): V1Job {
   const labels = { ...settings.labels, ...runLabels(settings.runId, role) };
+  const securityContext = repositorySecurity(settings);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -99,8 +105,10 @@ export function buildRepositoryJob(name: string, namespace: string, role: "init"
           enableServiceLinks: false,
           ...pullSecrets(settings),
           ...placement({ ...where, tolerations: where.tolerations ?? [] }),
-          containers: [container("kopia-maintenance", name, role === "init" ? ["--init"] : [], settings, [], repositorySecurity(settings))],
-          volumes: stateVolumes(settings),
+          // The key files are root's, readable by their owner only: a non-root Job reads them as their group.
+          ...(settings.keyFiles && securityContext.runAsNonRoot ? { securityContext: { fsGroup: NON_ROOT_UID } } : {}),
+          containers: [container("kopia-maintenance", name, role === "init" ? ["--init"] : [], settings, [], securityContext)],
+          volumes: [...stateVolumes(settings), ...keyFilesVolumes(name, settings)],
         },
       },
     },
@@ -175,8 +183,10 @@ function container(command: string, jobName: string, args: string[], settings: J
       { name: "KK_KOPIA_LOG_PATH", value: `${STATE_MOUNT}/logs` },
       { name: "KK_KOPIA_CACHE_SIZE_MB", value: String(settings.cacheSizeMB) },
       ...(settings.pushgatewayUrl ? [{ name: "KK_PUSHGATEWAY_URL", value: settings.pushgatewayUrl }] : []),
+      ...Object.entries(settings.keyFiles?.env ?? {}).map(([name, value]) => ({ name, value })),
+      ...(settings.userSecretName ? [] : settings.secretEnvNames.map((name) => ({ name, valueFrom: { secretKeyRef: { name: jobName, key: name } } }))),
     ],
-    envFrom: [{ secretRef: { name: settings.userSecretName ?? jobName } }],
+    ...(settings.userSecretName ? { envFrom: [{ secretRef: { name: settings.userSecretName } }] } : {}),
     resources: settings.resources,
     terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext,
@@ -185,8 +195,19 @@ function container(command: string, jobName: string, args: string[], settings: J
       { name: "kopia-state", mountPath: STATE_MOUNT },
       { name: "tmp", mountPath: "/tmp" },
       ...(settings.repositoryHostPath ? [{ name: "repository", mountPath: settings.repositoryHostPath }] : []),
+      ...(settings.keyFiles ? [{ name: "key-files", mountPath: KEY_FILES_MOUNT, readOnly: true }] : []),
     ],
   };
+}
+
+/** Readable by the owner only, as ssh wants a private key (the kubelet adds group read for a pod's fsGroup). */
+const KEY_FILE_MODE = 0o400;
+
+/** Only the key files' keys: the per-Job Secret's variables never become files. */
+function keyFilesVolumes(jobName: string, settings: JobSettings): V1Volume[] {
+  if (!settings.keyFiles) return [];
+  const items = settings.keyFiles.names.map((name) => ({ key: name, path: name, mode: KEY_FILE_MODE }));
+  return [{ name: "key-files", secret: { secretName: settings.keyFiles.userSecretName ?? jobName, items, defaultMode: KEY_FILE_MODE } }];
 }
 
 const pullSecrets = (settings: JobSettings) =>

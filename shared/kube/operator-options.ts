@@ -7,6 +7,7 @@ import { commaSeparated, flagOrEnv, listFlagOrEnv, parseBoolean, parseDuration, 
 import { parseRepositoryUrl, repositoryUrlFromSeedEnv, type Repository } from "../repository.ts";
 import { backupFlags, RETENTION_KEYS, resolveRetention, resolveTags } from "../backup.ts";
 import type { JobSettings } from "./job-spec.ts";
+import { resolveJobKeyFiles, type JobKeyFiles } from "./key-files.ts";
 import { isDnsLabel, newRunId } from "./names.ts";
 import { HOOK_ON_ERROR, type HookOnError } from "./plan.ts";
 
@@ -27,6 +28,7 @@ export function declareOperatorOptions(command: Command): void {
     .option("--image <image>", "Image with kopia-backup and kopia (env KK_IMAGE) [default: kopia-k8s:0.1.0]")
     .option("--image-pull-policy <policy>", "Always, IfNotPresent or Never (env KK_IMAGE_PULL_POLICY)")
     .option("--secret <name>", "Use this existing Secret (in every PVC's namespace) instead of a per-Job Secret (env KK_SECRET)")
+    .option("--key-files-secret <name>", "Existing Secret (in every PVC's namespace and the maintenance one) with the repository's key files: keyfile and known-hosts (sftp), credentials-file (gcs), rclone-config (rclone) (env KK_KEY_FILES_SECRET) [default: the files the repository names, copied into the per-Job Secret]")
     .option("--image-pull-secret <name>", "Secret for a private registry, in every PVC's namespace; repeatable (env KK_IMAGE_PULL_SECRETS, comma-separated)")
     .option("--job-label <key=value>", "Extra label on Jobs and their pods; repeatable (env KK_JOB_LABELS)")
     .option("--job-annotation <key=value>", "Extra annotation on Jobs and their pods, e.g. sidecar.istio.io/inject=false; repeatable (env KK_JOB_ANNOTATIONS)")
@@ -53,16 +55,6 @@ const STORAGE_SECRET_ENV = [
   "AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN", "KOPIA_WEBDAV_USERNAME", "KOPIA_WEBDAV_PASSWORD",
 ];
 
-/**
- * Backends that read key files (sftp's key and known_hosts, a gcs credentials file) cannot work
- * in the Jobs: those files exist only where operator-backup runs. Refuse before anything starts.
- */
-function assertJobsCanReach(repository: Repository): void {
-  if (repository.kind === "sftp" || repository.keyFiles.length > 0) {
-    throw usageError(`--repository: ${repository.kind} needs key files on the machine that runs kopia, and operator-backup cannot hand files to its Jobs yet; run kopia-backup from cron where the files are, or use an s3, b2, azure, webdav${repository.kind === "gcs" ? " or a gcs repository with workload identity (no credentials file)" : ""} repository`);
-  }
-}
-
 function imagePullSecrets(values: string[]): string[] {
   const names = commaSeparated(values);
   for (const name of names) {
@@ -73,10 +65,13 @@ function imagePullSecrets(values: string[]): string[] {
   return names;
 }
 
-/** The password and the storage secrets of this environment, for the per-Job Secret. */
-function credentialsFromEnvironment(): Record<string, string> {
+/** The password and the storage secrets of this environment, for the per-Job Secret; rclone's remotes too. */
+function credentialsFromEnvironment(repository: Repository): Record<string, string> {
   const secretData: Record<string, string> = { KOPIA_PASSWORD: resolvePassword() };
   for (const name of STORAGE_SECRET_ENV) if (process.env[name]) secretData[name] = process.env[name]!;
+  if (repository.kind === "rclone") {
+    for (const [name, value] of Object.entries(process.env)) if (name.startsWith("RCLONE_CONFIG_") && value) secretData[name] = value;
+  }
   return secretData;
 }
 
@@ -112,8 +107,11 @@ export interface OperatorSettings {
   maintenanceNamespace?: string;
   dryRun: boolean;
   repository: Repository;
-  /** What the per-Job Secret holds: the password and the storage secrets of this environment. */
+  /** What the per-Job Secret holds: the password and the storage secrets of this environment, then the key files. */
   secretData: Record<string, string>;
+  /** The variables of the per-Job Secret (its other keys are key files). */
+  secretEnvNames: string[];
+  keyFiles: JobKeyFiles;
   pushgatewayUrl?: string;
   backupArgs: string[];
 }
@@ -124,10 +122,10 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
   const url = flagOrEnv(flags.repository, "KK_REPOSITORY") ?? repositoryUrlFromSeedEnv(process.env);
   if (!url) throw usageError("--repository: no repository given; set --repository or KK_REPOSITORY, e.g. s3://backups?endpoint=minio:9000");
   const repository = parseRepositoryUrl(url);
-  assertJobsCanReach(repository);
   const userSecretName = flagOrEnv(flags.secret, "KK_SECRET");
+  const keyFiles = resolveJobKeyFiles(repository, flagOrEnv(flags.keyFilesSecret, "KK_KEY_FILES_SECRET"), userSecretName);
   // With --secret the Jobs read the user's own Secret: this environment needs no credentials.
-  const secretData = userSecretName ? {} : credentialsFromEnvironment();
+  const credentials = userSecretName ? {} : credentialsFromEnvironment(repository);
 
   const givenRunId = flagOrEnv(flags.uuid, "KK_UUID");
   const runId = givenRunId ?? newRunId();
@@ -184,7 +182,9 @@ export function resolveOperatorSettings(flags: Record<string, unknown>): Operato
     ...(maintenanceNamespace ? { maintenanceNamespace } : {}),
     dryRun: flags.dryRun === true,
     repository,
-    secretData,
+    secretData: { ...credentials, ...keyFiles.contents },
+    secretEnvNames: Object.keys(credentials),
+    keyFiles,
     ...(pushgatewayUrl ? { pushgatewayUrl } : {}),
     backupArgs,
   };
@@ -227,9 +227,11 @@ export function jobSettingsFrom(settings: OperatorSettings): JobSettings {
     image: settings.image,
     ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
     imagePullSecrets: settings.imagePullSecrets,
-    repositoryUrl: settings.repository.url,
+    repositoryUrl: settings.keyFiles.repositoryUrl,
     ...(settings.repository.localPath ? { repositoryHostPath: settings.repository.localPath } : {}),
     ...(settings.userSecretName ? { userSecretName: settings.userSecretName } : {}),
+    secretEnvNames: settings.secretEnvNames,
+    ...(settings.keyFiles.names.length ? { keyFiles: { names: settings.keyFiles.names, env: settings.keyFiles.env, ...(settings.keyFiles.userSecretName ? { userSecretName: settings.keyFiles.userSecretName } : {}) } } : {}),
     resources: settings.resources,
     cacheSizeMB: settings.cacheSizeMB,
     labels: settings.jobLabels,

@@ -95,7 +95,8 @@ describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
     expect((await cluster.podsOfJob(namespace, job!.metadata!.name!))[0]?.spec?.imagePullSecrets).toEqual([{ name: "registry-lan" }]);
     expect(pod.volumes!.find((v) => v.name === "data")!.persistentVolumeClaim!.readOnly).toBe(true);
     expect(pod.containers[0]!.volumeMounts!.find((m) => m.name === "data")!.readOnly).toBe(true);
-    expect(pod.containers[0]!.envFrom).toEqual([{ secretRef: { name: job!.metadata!.name! } }]);
+    const fromSecret = pod.containers[0]!.env!.filter((variable) => variable.valueFrom);
+    expect(fromSecret.map((variable) => variable.valueFrom!.secretKeyRef)).toEqual(["KOPIA_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map((key) => ({ name: job!.metadata!.name!, key })));
     expect(run.output).not.toContain(secretKey);
   });
 

@@ -29,6 +29,14 @@ run -e KOPIA_PASSWORD="$password" -v "$work/repo:/repo:ro" -v "$work/restore:/re
 diff -r --no-dereference "$work/data" "$work/restore/data"
 echo "[image] round trip: identical" >&2
 
+# kopia runs the image's rclone for rclone: repositories; here a remote of rclone's local type, set
+# up by RCLONE_CONFIG_* as a Job's Secret would, on a read-only root filesystem as in a Job.
+mkdir -p "$work/rclone-repo"
+run --read-only -e KOPIA_PASSWORD="$password" -e RCLONE_CONFIG_DISK_TYPE=local -v "$work/data:/data:ro" -v "$work/rclone-repo:/repo" --tmpfs /kopia --tmpfs /tmp \
+  "$image" kopia-backup --path /data --repository rclone:disk:/repo --hostname smoke --username test >&2
+ls "$work/rclone-repo" | grep -q '^kopia.repository' || { echo "rclone: repository in $image: no kopia.repository written" >&2; exit 1; }
+echo "[image] rclone: backup through the image's rclone written" >&2
+
 size=$(podman image inspect --format '{{.Size}}' "$image")
 echo "[image] $image: $((size / 1024 / 1024)) MiB" >&2
 podman history --format '{{.Size}}\t{{.CreatedBy}}' "$image" | cut -c1-150 >&2

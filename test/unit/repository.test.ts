@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { isolateEnv, usageErrorOf } from "../support/unit.ts";
-import { parseRepositoryUrl, repositoryFolderName, repositoryUrlFromSeedEnv } from "../../shared/repository.ts";
+import { parseRepositoryUrl, repositoryFolderName, repositoryUrlFromSeedEnv, repositoryUrlWithKeyFiles } from "../../shared/repository.ts";
 
-// gcs and sftp fall back to these variables; keep them out of the way and restore them afterwards.
-const FALLBACK_ENV = ["GOOGLE_APPLICATION_CREDENTIALS", "KK_SFTP_KEYFILE", "KK_SFTP_KNOWN_HOSTS"] as const;
+// gcs, sftp and rclone fall back to these variables; keep them out of the way and restore them afterwards.
+const FALLBACK_ENV = ["GOOGLE_APPLICATION_CREDENTIALS", "KK_SFTP_KEYFILE", "KK_SFTP_KNOWN_HOSTS", "RCLONE_CONFIG"] as const;
 isolateEnv((name) => (FALLBACK_ENV as readonly string[]).includes(name));
 
 const args = (url: string) => parseRepositoryUrl(url).storageArgs;
@@ -166,8 +166,14 @@ describe("parseRepositoryUrl: values kopia's flag parser would read again", () =
 
   test("kind, local path and key files say what the repository is", () => {
     expect(parseRepositoryUrl("filesystem:///srv/k")).toMatchObject({ kind: "filesystem", localPath: "/srv/k", keyFiles: [] });
-    expect(parseRepositoryUrl("sftp://b@nas/srv/k?keyfile=/k/id&known-hosts=/k/kh")).toMatchObject({ kind: "sftp", keyFiles: ["/k/id", "/k/kh"] });
-    expect(parseRepositoryUrl("gcs://b?credentials-file=/k.json")).toMatchObject({ kind: "gcs", keyFiles: ["/k.json"] });
+    expect(parseRepositoryUrl("sftp://b@nas/srv/k?keyfile=/k/id&known-hosts=/k/kh")).toMatchObject({
+      kind: "sftp",
+      keyFiles: [{ name: "keyfile", path: "/k/id" }, { name: "known-hosts", path: "/k/kh" }],
+    });
+    expect(parseRepositoryUrl("gcs://b?credentials-file=/k.json")).toMatchObject({ kind: "gcs", keyFiles: [{ name: "credentials-file", path: "/k.json" }] });
+    expect(parseRepositoryUrl("rclone:nas:kopia").keyFiles).toEqual([]);
+    process.env.RCLONE_CONFIG = "/home/me/rclone.conf";
+    expect(parseRepositoryUrl("rclone:nas:kopia").keyFiles).toEqual([{ name: "rclone-config", path: "/home/me/rclone.conf" }]);
     expect(parseRepositoryUrl("webdav+https://dav.example/k").kind).toBe("webdav");
     expect(parseRepositoryUrl("s3://b").localPath).toBeUndefined();
   });
@@ -217,5 +223,25 @@ describe("repositoryUrlFromSeedEnv", () => {
     const url = repositoryUrlFromSeedEnv({ KK_BUCKET: "backups", KK_ENDPOINT: "minio:9000" });
     expect(url).toBe("s3://backups?endpoint=minio%3A9000");
     expect(args(url!)).toEqual(["s3", "--bucket=backups", "--endpoint=minio:9000"]);
+  });
+});
+
+describe("repositoryUrlWithKeyFiles", () => {
+  test("sets the key-file parameters, replacing the URL's, keeping the rest; the result parses to those files", () => {
+    const url = repositoryUrlWithKeyFiles("sftp://backup@nas:2222/srv/k?keyfile=/home/me/id", { keyfile: "/kopia-keys/keyfile", "known-hosts": "/kopia-keys/known-hosts" });
+    expect(url).toBe("sftp://backup@nas:2222/srv/k?keyfile=/kopia-keys/keyfile&known-hosts=/kopia-keys/known-hosts");
+    expect(args(url)).toEqual(["sftp", "--host=nas", "--port=2222", "--username=backup", "--path=/srv/k", "--keyfile=/kopia-keys/keyfile", "--known-hosts=/kopia-keys/known-hosts"]);
+    const gcs = repositoryUrlWithKeyFiles("gcs://b/p", { "credentials-file": "/kopia-keys/credentials-file" });
+    expect(args(gcs)).toEqual(["gcs", "--bucket=b", "--prefix=p/", "--credentials-file=/kopia-keys/credentials-file"]);
+  });
+
+  test("wins over the variables the local files came from", () => {
+    process.env.KK_SFTP_KEYFILE = "/env/id";
+    const url = repositoryUrlWithKeyFiles("sftp://backup@nas/srv/k", { keyfile: "/kopia-keys/keyfile", "known-hosts": "/kopia-keys/known-hosts" });
+    expect(args(url)).toContain("--keyfile=/kopia-keys/keyfile");
+  });
+
+  test("rclone's config is no URL parameter: the URL stays as it is", () => {
+    expect(repositoryUrlWithKeyFiles("rclone:nas:kopia", { "rclone-config": "/kopia-keys/rclone-config" })).toBe("rclone:nas:kopia");
   });
 });

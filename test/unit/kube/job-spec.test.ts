@@ -19,6 +19,7 @@ const settings = (overrides: Partial<JobSettings> = {}): JobSettings => ({
   backoffLimit: 0,
   activeDeadlineSeconds: 82_800,
   imagePullSecrets: [],
+  secretEnvNames: ["KOPIA_PASSWORD", "AWS_SECRET_ACCESS_KEY"],
   ...overrides,
 });
 
@@ -112,7 +113,7 @@ describe("buildBackupJob: pod and container", () => {
     expect(podSpec(job).containers).toHaveLength(1);
   });
 
-  test("env holds only non-secret KK_* values; the password comes only through envFrom", () => {
+  test("env holds non-secret KK_* values; the password and storage keys come only by name from the per-Job Secret", () => {
     const job = buildBackupJob(JOB, target(), settings({ pushgatewayUrl: "http://pushgateway:9091" }));
     const container = mainContainer(job);
     expect(container.env).toEqual([
@@ -123,13 +124,14 @@ describe("buildBackupJob: pod and container", () => {
       { name: "KK_KOPIA_LOG_PATH", value: "/kopia/logs" },
       { name: "KK_KOPIA_CACHE_SIZE_MB", value: "1024" },
       { name: "KK_PUSHGATEWAY_URL", value: "http://pushgateway:9091" },
+      { name: "KOPIA_PASSWORD", valueFrom: { secretKeyRef: { name: JOB, key: "KOPIA_PASSWORD" } } },
+      { name: "AWS_SECRET_ACCESS_KEY", valueFrom: { secretKeyRef: { name: JOB, key: "AWS_SECRET_ACCESS_KEY" } } },
     ]);
     for (const variable of container.env!) {
-      expect(variable.name).toStartWith("KK_");
-      expect(variable.valueFrom).toBeUndefined();
+      if (variable.valueFrom) expect(variable.value).toBeUndefined();
+      else expect(variable.name).toStartWith("KK_");
     }
-    expect(container.envFrom).toEqual([{ secretRef: { name: JOB } }]);
-    expect(JSON.stringify(job)).not.toContain("KOPIA_PASSWORD");
+    expect(container.envFrom).toBeUndefined();
   });
 
   test("no pushgateway URL: no KK_PUSHGATEWAY_URL", () => {
@@ -137,9 +139,10 @@ describe("buildBackupJob: pod and container", () => {
     expect(mainContainer(job).env!.map((variable) => variable.name)).not.toContain("KK_PUSHGATEWAY_URL");
   });
 
-  test("envFrom names the user's Secret when one is set", () => {
+  test("envFrom names the user's Secret when one is set: all of it is the environment, nothing comes from a per-Job Secret", () => {
     const job = buildBackupJob(JOB, target(), settings({ userSecretName: "kopia-credentials" }));
     expect(mainContainer(job).envFrom).toEqual([{ secretRef: { name: "kopia-credentials" } }]);
+    expect(mainContainer(job).env!.filter((variable) => variable.valueFrom)).toEqual([]);
   });
 
   test("runs kopia-backup with the identity flags, the summary file and the extra args", () => {
@@ -263,7 +266,7 @@ describe("buildRepositoryJob", () => {
     const container = spec.containers[0]!;
     expect(container.command).toEqual(["kopia-maintenance"]);
     expect(container.args).toEqual([]);
-    expect(container.envFrom).toEqual([{ secretRef: { name: "kopia-maintenance-abcd1234" } }]);
+    expect(container.env).toContainEqual({ name: "KOPIA_PASSWORD", valueFrom: { secretKeyRef: { name: "kopia-maintenance-abcd1234", key: "KOPIA_PASSWORD" } } });
     // A filesystem repository's files are root's: root, but no capability at all.
     expect(container.securityContext).toMatchObject({ runAsUser: 0, capabilities: { drop: ["ALL"] } });
     expect(container.securityContext!.capabilities!.add).toBeUndefined();
@@ -319,10 +322,57 @@ describe("buildCredentialsSecret", () => {
     expect(secret.data).toBeUndefined();
   });
 
-  test("the Job's envFrom names the Secret built for it", () => {
+  test("the Job's Secret references name the Secret built for it", () => {
     const job = buildBackupJob(JOB, target(), settings());
     job.metadata!.uid = "u";
     const secret = buildCredentialsSecret(job, { KOPIA_PASSWORD: PASSWORD });
-    expect(mainContainer(job).envFrom![0]!.secretRef!.name).toBe(secret.metadata!.name!);
+    expect(mainContainer(job).env!.find((variable) => variable.name === "KOPIA_PASSWORD")!.valueFrom!.secretKeyRef!.name).toBe(secret.metadata!.name!);
+  });
+});
+
+describe("key files", () => {
+  const keyFiles = { names: ["keyfile", "known-hosts"], env: {} };
+  const sftp = (overrides: Partial<JobSettings> = {}) =>
+    settings({ repositoryUrl: "sftp://backup@nas:22/srv/kopia?keyfile=/kopia-keys/keyfile&known-hosts=/kopia-keys/known-hosts", keyFiles, ...overrides });
+
+  test("the per-Job Secret's key-file keys are mounted read-only at /kopia-keys, owner-read-only; its variables are no files, its files no variables", () => {
+    const job = buildBackupJob(JOB, target(), sftp());
+    const items = [{ key: "keyfile", path: "keyfile", mode: 0o400 }, { key: "known-hosts", path: "known-hosts", mode: 0o400 }];
+    expect(podSpec(job).volumes).toContainEqual({ name: "key-files", secret: { secretName: JOB, items, defaultMode: 0o400 } });
+    expect(mainContainer(job).volumeMounts).toContainEqual({ name: "key-files", mountPath: "/kopia-keys", readOnly: true });
+    const fromSecret = mainContainer(job).env!.filter((variable) => variable.valueFrom).map((variable) => variable.valueFrom!.secretKeyRef!.key);
+    expect(fromSecret).toEqual(["KOPIA_PASSWORD", "AWS_SECRET_ACCESS_KEY"]);
+    expect(mainContainer(job).env).toContainEqual({ name: "KK_REPOSITORY", value: sftp().repositoryUrl });
+    // The backup runs as root, which owns the files: no fsGroup, which would also re-own the PVC's files.
+    expect(podSpec(job).securityContext).toBeUndefined();
+  });
+
+  test("--key-files-secret: the volume is the user's Secret; the environment still comes from the per-Job one", () => {
+    const job = buildBackupJob(JOB, target(), sftp({ keyFiles: { ...keyFiles, userSecretName: "nas-keys" } }));
+    expect(podSpec(job).volumes!.find((volume) => volume.name === "key-files")!.secret!.secretName).toBe("nas-keys");
+    expect(mainContainer(job).env).toContainEqual({ name: "KOPIA_PASSWORD", valueFrom: { secretKeyRef: { name: JOB, key: "KOPIA_PASSWORD" } } });
+  });
+
+  test("init and maintenance run as 65532 with fsGroup 65532, so root's owner-read-only files are readable to them as their group", () => {
+    for (const role of ["init", "maintenance"] as const) {
+      const spec = podSpec(buildRepositoryJob(`kopia-${role}-abcd1234`, "kopia", role, sftp()));
+      expect(spec.containers[0]!.securityContext).toMatchObject({ runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true });
+      expect(spec.securityContext).toEqual({ fsGroup: 65532 });
+      expect(spec.volumes).toContainEqual(expect.objectContaining({ name: "key-files", secret: expect.objectContaining({ secretName: `kopia-${role}-abcd1234` }) }));
+      expect(spec.containers[0]!.volumeMounts).toContainEqual({ name: "key-files", mountPath: "/kopia-keys", readOnly: true });
+    }
+  });
+
+  test("a variable naming a mounted file (rclone's config) is set in the Job", () => {
+    const job = buildBackupJob(JOB, target(), settings({ repositoryUrl: "rclone:nas:kopia", keyFiles: { names: ["rclone-config"], env: { RCLONE_CONFIG: "/kopia-keys/rclone-config" } } }));
+    expect(mainContainer(job).env).toContainEqual({ name: "RCLONE_CONFIG", value: "/kopia-keys/rclone-config" });
+  });
+
+  test("without key files: no key-file volume, mount or fsGroup", () => {
+    for (const job of [buildBackupJob(JOB, target(), settings()), buildRepositoryJob("m", "kopia", "maintenance", settings())]) {
+      expect(podSpec(job).volumes!.map((volume) => volume.name)).not.toContain("key-files");
+      expect(mainContainer(job).volumeMounts!.map((mount) => mount.name)).not.toContain("key-files");
+      expect(podSpec(job).securityContext).toBeUndefined();
+    }
   });
 });

@@ -1,9 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { isolateEnv, usageErrorOf } from "../../support/unit.ts";
-import { resolveOperatorSettings } from "../../../shared/kube/operator-options.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jobSettingsFrom, resolveOperatorSettings } from "../../../shared/kube/operator-options.ts";
+import { redact } from "../../../shared/log.ts";
 
 // Every variable the operator reads; all are cleared before each test and restored afterwards.
-const CLEARED = /^(KK_|KOPIA_|AWS_|B2_|AZURE_|GOOGLE_APPLICATION_CREDENTIALS$)/;
+const CLEARED = /^(KK_|KOPIA_|AWS_|B2_|AZURE_|RCLONE_|GOOGLE_APPLICATION_CREDENTIALS$)/;
 isolateEnv(
   (name) => CLEARED.test(name),
   () => {
@@ -175,17 +179,103 @@ describe("resolveOperatorSettings: secret data", () => {
   });
 });
 
-describe("resolveOperatorSettings: repositories whose key files the Jobs cannot have", () => {
-  test.each([
-    ["sftp with a key file", "sftp://backup@nas/srv/kopia?keyfile=/home/me/.ssh/id_ed25519&known-hosts=/home/me/.ssh/known_hosts", "--repository: sftp needs key files"],
-    ["sftp without one", "sftp://backup@nas/srv/kopia", "--repository: sftp needs key files"],
-    ["gcs with a credentials file", "gcs://bucket?credentials-file=/home/me/key.json", "--repository: gcs needs key files"],
-  ])("%s is refused up front", (_, url, message) => {
-    expectUsageError({ repository: url }, message, "run kopia-backup from cron where the files are");
+describe("resolveOperatorSettings: key files reach the Jobs", () => {
+  const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
+  const KNOWN_HOSTS = "[nas]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample\n";
+  const made: string[] = [];
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const files = () => {
+    const dir = mkdtempSync(join(tmpdir(), "kk-unit-keys-"));
+    made.push(dir);
+    const write = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));
+    return { key: write("id_ed25519", KEY), knownHosts: write("known_hosts", KNOWN_HOSTS), write };
+  };
+  const MOUNTED_SFTP = "sftp://backup@nas:2222/srv/kopia?keyfile=/kopia-keys/keyfile&known-hosts=/kopia-keys/known-hosts";
+
+  test("sftp: the files the URL names are copied into the per-Job Secret, as files, not variables; the Jobs' URL names the mounted copies", () => {
+    const { key, knownHosts } = files();
+    const settings = resolveOperatorSettings({ repository: `sftp://backup@nas:2222/srv/kopia?keyfile=${key}&known-hosts=${knownHosts}` });
+    expect(settings.secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password", keyfile: KEY, "known-hosts": KNOWN_HOSTS });
+    expect(settings.secretEnvNames).toEqual(["KOPIA_PASSWORD"]);
+    const job = jobSettingsFrom(settings);
+    expect(job.repositoryUrl).toBe(MOUNTED_SFTP);
+    expect(job.keyFiles).toEqual({ names: ["keyfile", "known-hosts"], env: {} });
+    expect(job.secretEnvNames).toEqual(["KOPIA_PASSWORD"]);
+    expect(JSON.stringify(job)).not.toContain("OPENSSH PRIVATE KEY");
   });
 
-  test("gcs without a credentials file (workload identity) is accepted", () => {
-    expect(resolveOperatorSettings({ repository: "gcs://bucket/prefix" }).repository.storageArgs[0]).toBe("gcs");
+  test("sftp: the files may come from KK_SFTP_KEYFILE and KK_SFTP_KNOWN_HOSTS; the private key is masked in every log line, also quoted", () => {
+    const { key, knownHosts } = files();
+    process.env.KK_SFTP_KEYFILE = key;
+    process.env.KK_SFTP_KNOWN_HOSTS = knownHosts;
+    const settings = resolveOperatorSettings({ repository: "sftp://backup@nas:2222/srv/kopia" });
+    expect(settings.secretData.keyfile).toBe(KEY);
+    expect(jobSettingsFrom(settings).repositoryUrl).toBe(MOUNTED_SFTP);
+    expect(redact(`read ${KEY}`)).toBe("read ***");
+    expect(redact(`read ${JSON.stringify(KEY)}`)).not.toContain("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ");
+  });
+
+  test("--key-files-secret: the user's Secret is mounted; no local file is read, the URL's file parameters are replaced", () => {
+    const settings = resolveOperatorSettings({ repository: "sftp://backup@nas:2222/srv/kopia?keyfile=/nowhere/id", keyFilesSecret: "nas-keys" });
+    expect(settings.secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password" });
+    const job = jobSettingsFrom(settings);
+    expect(job.repositoryUrl).toBe(MOUNTED_SFTP);
+    expect(job.keyFiles).toEqual({ names: ["keyfile", "known-hosts"], env: {}, userSecretName: "nas-keys" });
+    process.env.KK_KEY_FILES_SECRET = "gcs-key";
+    expect(jobSettingsFrom(resolveOperatorSettings({ repository: "gcs://b/p" })).keyFiles).toEqual({ names: ["credentials-file"], env: {}, userSecretName: "gcs-key" });
+  });
+
+  test("--key-files-secret with --secret: nothing of the Jobs comes from here, though the URL names local files", () => {
+    delete process.env.KOPIA_PASSWORD;
+    const settings = resolveOperatorSettings({ repository: "sftp://backup@nas/srv/kopia?keyfile=/home/me/id&known-hosts=/home/me/kh", keyFilesSecret: "nas-keys", secret: "kopia-credentials" });
+    expect(settings.secretData).toEqual({});
+    expect(jobSettingsFrom(settings).keyFiles!.userSecretName).toBe("nas-keys");
+  });
+
+  test("gcs: a credentials file (also from GOOGLE_APPLICATION_CREDENTIALS) is copied; without one (workload identity) nothing is mounted", () => {
+    const { write } = files();
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = write("sa.json", '{"type":"service_account"}');
+    const settings = resolveOperatorSettings({ repository: "gcs://bucket/prefix" });
+    expect(settings.secretData["credentials-file"]).toBe('{"type":"service_account"}');
+    expect(jobSettingsFrom(settings).repositoryUrl).toBe("gcs://bucket/prefix?credentials-file=/kopia-keys/credentials-file");
+    delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    const identity = jobSettingsFrom(resolveOperatorSettings({ repository: "gcs://bucket/prefix" }));
+    expect(identity.keyFiles).toBeUndefined();
+    expect(identity.repositoryUrl).toBe("gcs://bucket/prefix");
+  });
+
+  test("rclone: RCLONE_CONFIG_* variables join the per-Job Secret's environment, the file RCLONE_CONFIG names its files", () => {
+    const { write } = files();
+    process.env.RCLONE_CONFIG_NAS_TYPE = "webdav";
+    process.env.RCLONE_CONFIG_NAS_PASS = "obscured-pass";
+    process.env.RCLONE_CONFIG = write("rclone.conf", "[nas]\ntype = webdav\n");
+    const settings = resolveOperatorSettings({ repository: "rclone:nas:kopia" });
+    expect(settings.secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password", RCLONE_CONFIG_NAS_TYPE: "webdav", RCLONE_CONFIG_NAS_PASS: "obscured-pass", "rclone-config": "[nas]\ntype = webdav\n" });
+    expect(settings.secretEnvNames.sort()).toEqual(["KOPIA_PASSWORD", "RCLONE_CONFIG_NAS_PASS", "RCLONE_CONFIG_NAS_TYPE"]);
+    expect(jobSettingsFrom(settings).keyFiles).toEqual({ names: ["rclone-config"], env: { RCLONE_CONFIG: "/kopia-keys/rclone-config" } });
+    // Another backend's Jobs get no rclone variable.
+    delete process.env.RCLONE_CONFIG;
+    expect(resolveOperatorSettings({ repository: "s3://b" }).secretData).toEqual({ KOPIA_PASSWORD: "unit-test-password" });
+  });
+
+  test.each<[string, Record<string, unknown>, string[]]>([
+    ["sftp without known-hosts", { repository: "sftp://backup@nas/srv/kopia?keyfile=/k/id" }, ["--repository: sftp in the Jobs needs keyfile= and known-hosts=", "--key-files-secret"]],
+    ["sftp without any file", { repository: "sftp://backup@nas/srv/kopia" }, ["--repository: sftp in the Jobs needs"]],
+    ["a key file that cannot be read", { repository: "sftp://backup@nas/srv/kopia?keyfile=/nonexistent/id&known-hosts=/nonexistent/kh" }, ["--repository: cannot read the keyfile file '/nonexistent/id' (ENOENT)"]],
+    ["local key files with --secret", { repository: "gcs://b?credentials-file=/k.json", secret: "creds" }, ["--secret: the gcs key files (credentials-file)", "--key-files-secret"]],
+    ["--key-files-secret for s3", { repository: "s3://b", keyFilesSecret: "keys" }, ["--key-files-secret: a s3 repository reads no key files"]],
+    ["--key-files-secret not a name", { repository: "sftp://b@nas/k", keyFilesSecret: "Nas_Keys" }, ["--key-files-secret: 'Nas_Keys' is not a Secret name"]],
+  ])("%s: usage error up front", (_, flags, fragments) => {
+    expectUsageError(flags, ...fragments);
+  });
+
+  test("a key file that is not text: usage error", () => {
+    const { knownHosts, write } = files();
+    const binary = write("id_binary", "");
+    writeFileSync(binary, Buffer.from([0xff, 0xfe, 0x00, 0xc3]));
+    expectUsageError({ repository: `sftp://b@nas/k?keyfile=${binary}&known-hosts=${knownHosts}` }, "cannot read the keyfile file", "not UTF-8 text");
   });
 });
 
