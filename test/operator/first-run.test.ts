@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
-import { HOST_RUN_ANNOTATION, runJobPodsOnHost, type HostRun } from "../support/job-runner.ts";
+import { runOperatorWithHostJobs, type HostRun } from "../support/job-runner.ts";
 import { rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
 import { startMinio } from "../support/minio.ts";
 import { createAppPod } from "../support/operator.ts";
@@ -29,13 +29,7 @@ async function firstRun(repository: string, env: Record<string, string>) {
   }
   await createAppPod(cluster, namespace, "app", PVCS.slice(0, 3));
   await createAppPod(cluster, namespace, "other", PVCS.slice(3));
-  const runId = `first${crypto.randomUUID().slice(0, 8)}`;
-  const runner = runJobPodsOnHost(cluster, runId);
-  const run = await runScript("operator-backup", [
-    "--namespace", namespace, "--repository", repository, "--uuid", runId, "--concurrency", "5", "--no-maintenance",
-    "--maintenance-namespace", namespace, "--job-annotation", HOST_RUN_ANNOTATION,
-  ], { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD, ...env });
-  const runs = await runner.stop();
+  const { run, runs } = await runOperatorWithHostJobs(cluster, namespace, ["--repository", repository, "--concurrency", "5", "--no-maintenance"], env);
   return { namespace, folders, run, runs };
 }
 

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { HOST_RUN_ANNOTATION, runJobPodsOnHost } from "../support/job-runner.ts";
+import { runOperatorWithHostJobs } from "../support/job-runner.ts";
 import { rawKopia } from "../support/kopia.ts";
-import { createAppPod, jobsIn, operatorEnv, runOperator, startOperator } from "../support/operator.ts";
+import { createAppPod, jobsIn, runOperator, startOperator } from "../support/operator.ts";
 import { tempDir } from "../support/processes.ts";
-import { collect, runScript } from "../support/scripts.ts";
+import { collect } from "../support/scripts.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -19,13 +19,7 @@ describe("the Kopia identity of several clusters, partial backups, a reused run 
     await Bun.write(join(volume.hostPath, "a.txt"), "a\n");
     await createAppPod(cluster, namespace, "app", ["data"]);
     const repository = join(await tempDir(), "repo");
-    const runId = `name${crypto.randomUUID().slice(0, 8)}`;
-    const runner = runJobPodsOnHost(cluster, runId);
-    const run = await runScript("operator-backup", [
-      "--namespace", namespace, "--repository", `filesystem://${repository}`, "--no-maintenance", "--cluster-name", "homelab.lan",
-      "--uuid", runId, "--maintenance-namespace", namespace, "--job-annotation", HOST_RUN_ANNOTATION,
-    ], operatorEnv(cluster));
-    await runner.stop();
+    const { run } = await runOperatorWithHostJobs(cluster, namespace, ["--repository", `filesystem://${repository}`, "--no-maintenance", "--cluster-name", "homelab.lan"]);
     expect(run.exitCode, run.output).toBe(0);
     const kopia = await rawKopia(["filesystem", "--path", repository]);
     expect(await kopia.snapshots(`data@${namespace}.homelab.lan:/data`)).toHaveLength(1);

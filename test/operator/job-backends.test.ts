@@ -15,8 +15,7 @@ import { rawKopiaOn, type BackendAccess } from "../support/backend-runs.ts";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
 import { startFakeGcs } from "../support/fake-gcs.ts";
-import { HOST_RUN_ANNOTATION, runJobPodsOnHost, type HostRun, type HostRunOptions } from "../support/job-runner.ts";
-import { TEST_PASSWORD } from "../support/kopia.ts";
+import { runOperatorWithHostJobs, type HostRun, type HostRunOptions } from "../support/job-runner.ts";
 import { createAppPod } from "../support/operator.ts";
 import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
@@ -47,13 +46,8 @@ async function backUpThroughJobs(repository: string, env: Record<string, string>
   await makeCorpus(volume.hostPath, { largeFileMiB: 2 });
   await createAppPod(cluster, namespace, "app", ["files"]);
   await options.prepare?.(namespace);
-  const runId = `kf${crypto.randomUUID().slice(0, 8)}`;
-  const runner = runJobPodsOnHost(cluster, runId, options.host);
-  const run = await runScript("operator-backup", [
-    "--namespace", namespace, "--repository", repository, "--uuid", runId, "--maintenance-namespace", namespace,
-    "--job-annotation", HOST_RUN_ANNOTATION, ...(options.args ?? []),
-  ], { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD, ...env });
-  return { namespace, volume: volume.hostPath, run, runs: await runner.stop() };
+  const { run, runs } = await runOperatorWithHostJobs(cluster, namespace, ["--repository", repository, ...(options.args ?? [])], env, options.host);
+  return { namespace, volume: volume.hostPath, run, runs };
 }
 
 /** init, backup and maintenance each ran once and succeeded; the snapshot restores to the volume's files. */

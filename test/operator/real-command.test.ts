@@ -2,11 +2,10 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
-import { HOST_RUN_ANNOTATION, runJobPodsOnHost } from "../support/job-runner.ts";
+import { runOperatorWithHostJobs } from "../support/job-runner.ts";
 import { rawKopia } from "../support/kopia.ts";
-import { createAppPod, operatorEnv } from "../support/operator.ts";
+import { createAppPod } from "../support/operator.ts";
 import { tempDir } from "../support/processes.ts";
-import { runScript } from "../support/scripts.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -19,13 +18,7 @@ describe("a backup Job's real command", () => {
     await makeCorpus(volume.hostPath, { largeFileMiB: 4 });
     await createAppPod(cluster, namespace, "gallery", ["photos"]);
     const repo = join(await tempDir(), "repo");
-    const runId = `real${crypto.randomUUID().slice(0, 8)}`;
-    const runner = runJobPodsOnHost(cluster, runId);
-    const run = await runScript("operator-backup", [
-      "--namespace", namespace, "--repository", `filesystem://${repo}`, "--no-maintenance", "--keep-daily", "5",
-      "--uuid", runId, "--maintenance-namespace", namespace, "--job-annotation", HOST_RUN_ANNOTATION,
-    ], operatorEnv(cluster));
-    const runs = await runner.stop();
+    const { run, runs } = await runOperatorWithHostJobs(cluster, namespace, ["--repository", `filesystem://${repo}`, "--no-maintenance", "--keep-daily", "5"]);
     expect(run.exitCode, run.output).toBe(0);
     const backup = runs.find((hostRun) => hostRun.role === "backup")!;
     expect(backup.command).toBe("kopia-backup");

@@ -2,8 +2,9 @@ import type { V1Container, V1Pod, V1Secret } from "@kubernetes/client-node";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestCluster } from "./cluster.ts";
+import { TEST_PASSWORD } from "./kopia.ts";
 import { repoRoot, tempDir } from "./processes.ts";
-import { collect, scriptCommand, type ScriptName, type ScriptRun } from "./scripts.ts";
+import { collect, runScript, scriptCommand, type ScriptName, type ScriptRun } from "./scripts.ts";
 
 /** On a Job (and so its pods): kwok keeps the pod running until the runner below ends it. */
 export const HOST_RUN_ANNOTATION = "kopia-k8s.test/outcome=hang";
@@ -205,4 +206,23 @@ async function dataVolumePath(cluster: TestCluster, pod: V1Pod): Promise<string 
   const claim = await cluster.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace: pod.metadata!.namespace! });
   const volume = await cluster.core.readPersistentVolume({ name: claim.spec!.volumeName! });
   return volume.spec!.hostPath!.path;
+}
+
+/**
+ * operator-backup for one namespace with every Job of the run played on this host (init and
+ * maintenance in that namespace too, under a fresh run id); resolves once the run and its Jobs ended.
+ */
+export async function runOperatorWithHostJobs(
+  cluster: TestCluster,
+  namespace: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  host: HostRunOptions = {},
+): Promise<{ run: ScriptRun; runs: HostRun[] }> {
+  const runId = `host${crypto.randomUUID().slice(0, 8)}`;
+  const runner = runJobPodsOnHost(cluster, runId, host);
+  const run = await runScript("operator-backup", [
+    "--namespace", namespace, "--uuid", runId, "--maintenance-namespace", namespace, "--job-annotation", HOST_RUN_ANNOTATION, ...args,
+  ], { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD, ...env });
+  return { run, runs: await runner.stop() };
 }

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration } from "@kubernetes/client-node";
-import { KkError } from "../../../shared/exit-codes.ts";
 import { planBackups, withoutPodsOf, type PlanOptions } from "../../../shared/kube/plan.ts";
 
 const PRE = "kopia-k8s.io/pre-backup";
@@ -82,14 +81,6 @@ function pv(name: string, nodeAffinity?: V1NodeSelector): V1PersistentVolume {
 const TAINT_A: V1Toleration = { key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" };
 const TAINT_B: V1Toleration = { key: "gpu", operator: "Exists", effect: "NoSchedule" };
 
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe("planBackups: mounted volumes", () => {
   test("a ReadWriteOnce PVC of a running pod is pinned to the pod's node with its tolerations", () => {
