@@ -86,7 +86,7 @@ describe("the API server fails some requests", () => {
     await Bun.sleep(20_000);
     await restart();
     const run = await output;
-    const rewatches = run.output.match(/job watch (ended|failed)|listing this run's Jobs failed/g)?.length ?? 0;
+    const rewatches = run.output.match(/job watch in [a-z0-9 -]+ (ended|failed)|listing this run's Jobs in [a-z0-9 -]+ failed/g)?.length ?? 0;
     expect(run.timedOut).toBe(false);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stdout).toContain("4 of 4 done");
