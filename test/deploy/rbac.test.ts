@@ -2,15 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { join } from "node:path";
 import { sharedCluster, type TestCluster } from "../support/cluster.ts";
+import { kubectl as kubectlAt } from "../support/kubectl.ts";
 import { createAppPod, operatorArgs, operatorEnv, jobsIn } from "../support/operator.ts";
-import { repoRoot, tempDir } from "../support/processes.ts";
+import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
 
 let cluster: TestCluster;
-const kubectl = (...args: string[]) => {
-  const run = Bun.spawnSync(["kubectl", "--kubeconfig", cluster.kubeconfigPath, ...args], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
-  return { exitCode: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
-};
+const kubectl = (...args: string[]) => kubectlAt(cluster.kubeconfigPath, ...args);
 
 beforeAll(async () => {
   cluster = await sharedCluster();
