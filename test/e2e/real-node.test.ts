@@ -5,45 +5,26 @@
  * Needs root; provisions `test/tools/provision.sh node` and builds the image (`npm run image`) when missing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { AppsV1Api, type V1Pod, Watch } from "@kubernetes/client-node";
 import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sharedCluster, type TestCluster } from "../support/cluster.ts";
+import type { TestCluster } from "../support/cluster.ts";
 import { describeTree } from "../support/corpus.ts";
 import { rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
 import { jobsIn } from "../support/operator.ts";
-import { repoRoot, tempDir, waitFor } from "../support/processes.ts";
-import { type RealNode, startRealNode } from "../support/real-node.ts";
+import { tempDir, waitFor } from "../support/processes.ts";
+import type { RealNode } from "../support/real-node.ts";
+import { deleteAppNamespaces, deployApp as deployOn, namespaceWithVolume as volumeOn, realNodeWithImages, watchPods } from "../support/real-node-e2e.ts";
 import { runScript } from "../support/scripts.ts";
 
 const KOPIA_IMAGE = process.env.KK_IMAGE ?? "localhost/kopia-k8s:0.1.0";
-/** The Debian stand-in test/tools/image.sh puts in podman's storage: an app image with a shell. */
-const APP_IMAGE = "docker.io/library/debian:bookworm-slim";
-const CONTAINERS_CONF = join(repoRoot, "test", "tools", "podman", "containers.conf");
 
 let cluster: TestCluster;
 let node: RealNode;
 let repository: string;
 const figures: Record<string, string> = {};
 
-function podmanHas(image: string): boolean {
-  return Bun.spawnSync(["podman", "image", "exists", image], { env: { ...process.env, CONTAINERS_CONF } }).exitCode === 0;
-}
-
 beforeAll(async () => {
-  // The preload provisioned `all` (node included) unless KK_TOOLS_BIN named a folder without it.
-  if (!Bun.which("containerd", { PATH: process.env.PATH ?? "" })) {
-    const provision = Bun.spawnSync(["bash", join(repoRoot, "test", "tools", "provision.sh"), "node"], { stdout: "pipe", stderr: "inherit" });
-    if (provision.exitCode !== 0) throw new Error(`test/tools/provision.sh node failed (exit ${provision.exitCode})`);
-    process.env.PATH = `${provision.stdout.toString().trim().split("\n").at(-1)}:${process.env.PATH}`;
-  }
-  // Always from the current source: an image left by an earlier build would test old binaries.
-  // Unchanged layers come from podman's cache, so this is quick when nothing changed.
-  const build = Bun.spawnSync(["bash", join(repoRoot, "test", "tools", "image.sh")], { stdout: "pipe", stderr: "pipe", env: { ...process.env, KK_IMAGE: KOPIA_IMAGE } });
-  if (build.exitCode !== 0) throw new Error(`test/tools/image.sh failed (exit ${build.exitCode}): ${build.stderr.toString().slice(-3000)}`);
-  if (!podmanHas(APP_IMAGE)) throw new Error(`${APP_IMAGE} (the stand-in test/tools/image.sh makes) is missing`);
-  cluster = await sharedCluster();
-  node = await startRealNode(cluster, { images: [KOPIA_IMAGE, APP_IMAGE] });
+  ({ cluster, node } = await realNodeWithImages(KOPIA_IMAGE));
   figures["real node start (s)"] = (node.timings.startMs / 1000).toFixed(1);
   figures["of which image import (s)"] = (node.timings.importMs / 1000).toFixed(1);
   Object.assign(figures, node.versions);
@@ -52,73 +33,13 @@ beforeAll(async () => {
 }, 45 * 60_000);
 
 afterAll(async () => {
+  if (cluster) deleteAppNamespaces(cluster);
   await node?.stop();
   console.error(`real-node e2e figures: ${JSON.stringify(figures)}`);
 });
 
-/** A namespace with a PVC whose PV lives on the real node (a folder of this host). */
-async function namespaceWithVolume(prefix: string) {
-  const namespace = await cluster.freshNamespace(prefix);
-  const pvc = await cluster.createBoundPvc(namespace, "data", { node: node.name });
-  return { namespace, pvc };
-}
-
-/** A Deployment of the app image on the real node mounting the PVC; resolves with its Running pod. */
-async function deployApp(namespace: string, annotations: Record<string, string>): Promise<V1Pod> {
-  await cluster.kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name: "app", namespace },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "app" } },
-        template: {
-          metadata: { labels: { app: "app" }, annotations },
-          spec: {
-            nodeSelector: { "kubernetes.io/hostname": node.name },
-            terminationGracePeriodSeconds: 1,
-            containers: [
-              {
-                name: "app",
-                image: APP_IMAGE,
-                imagePullPolicy: "Never",
-                command: ["sleep", "infinity"],
-                env: [{ name: "APP_MARKER", value: `inside-${namespace}` }],
-                volumeMounts: [{ name: "data", mountPath: "/data" }],
-              },
-            ],
-            volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }],
-          },
-        },
-      },
-    },
-  });
-  let running: V1Pod | undefined;
-  await waitFor(
-    `the app pod in ${namespace} to run on ${node.name}`,
-    async () => {
-      const pods = (await cluster.core.listNamespacedPod({ namespace, labelSelector: "app=app" })).items;
-      running = pods.find((pod) => pod.status?.phase === "Running" && pod.status.containerStatuses?.[0]?.ready);
-      return Boolean(running);
-    },
-    120_000,
-  ).catch((error) => {
-    throw new Error(`${(error as Error).message}\n${node.logs(40)}`);
-  });
-  return running!;
-}
-
-/** Every version of every kopia-k8s pod seen in a namespace (their Jobs are deleted after success). */
-async function watchJobPods(namespace: string) {
-  const seen = new Map<string, V1Pod>();
-  const request = await new Watch(cluster.kc).watch(
-    `/api/v1/namespaces/${namespace}/pods`,
-    { labelSelector: "app.kubernetes.io/managed-by=kopia-k8s" },
-    (_phase, pod: V1Pod) => void seen.set(pod.metadata!.name!, pod),
-    () => {},
-  );
-  return { pods: () => [...seen.values()], stop: () => request.abort() };
-}
+const namespaceWithVolume = (prefix: string) => volumeOn(cluster, node, prefix);
+const deployApp = (namespace: string, annotations: Record<string, string>) => deployOn(cluster, node, namespace, annotations);
 
 function operator(namespace: string, env: Record<string, string> = {}) {
   return runScript(
@@ -151,7 +72,7 @@ describe("a real node: kubelet + containerd run the app and the kopia-k8s image"
     expect(app.spec?.nodeName).toBe(node.name);
     expect(app.status?.containerStatuses?.[0]?.containerID).toStartWith("containerd://");
 
-    const watch = await watchJobPods(namespace);
+    const watch = await watchPods(cluster, namespace);
     const run = await operator(namespace);
     await waitFor("the Job pod's final status", async () => watch.pods()[0]?.status?.phase === "Succeeded", 10_000).catch(() => {});
     watch.stop();

@@ -1,15 +1,11 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { join } from "node:path";
 import type { TestCluster } from "./cluster.ts";
-import { repoRoot, tempDir } from "./processes.ts";
+import { kubectl } from "./kubectl.ts";
+import { tempDir } from "./processes.ts";
 
 /** kubectl as the cluster's admin, from the repository root (so `-k deploy/` and `-f deploy/…` resolve). */
-export function kubectlAsAdmin(cluster: TestCluster) {
-  return (...args: string[]) => {
-    const run = Bun.spawnSync(["kubectl", "--kubeconfig", cluster.kubeconfigPath, ...args], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
-    return { exitCode: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
-  };
-}
+export const kubectlAsAdmin = (cluster: TestCluster) => (...args: string[]) => kubectl(cluster.kubeconfigPath, ...args);
 
 /** A kubeconfig that authenticates as a ServiceAccount, with a one-hour token from the TokenRequest API. */
 export async function serviceAccountKubeconfig(cluster: TestCluster, namespace: string, serviceAccount: string): Promise<string> {
