@@ -48,7 +48,11 @@ command.action(async (flags: Record<string, unknown>) => {
     void cancelPool();
   };
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
-  const signalExit = () => exitCodeOf(signal!);
+  const signalExit = () => {
+    const code = exitCodeOf(signal!);
+    log.warn(`run ${settings.runId} stopped by ${signal}: exit ${code}`);
+    return code;
+  };
   const runPostHook = (hook: HookPlan) => runHook(kube.config, hook, log, "post-backup", settings.hookShell);
   const jobSettings = jobSettingsFrom(settings);
   const runnable = plan.targets.filter((target) => !target.problem);
@@ -140,7 +144,7 @@ command.action(async (flags: Record<string, unknown>) => {
 
   let maintenanceOutcome: JobOutcome | undefined;
   if (settings.maintenance && !signal && jobs.length > 0) {
-    const maintenance = repositoryJobPool(kube, settings, jobSettings, "maintenance");
+    const maintenance = repositoryJobPool(kube, settings, jobSettings, "maintenance", settings.repository.localPath ? toBackUp[0] : {});
     cancelPool = () => maintenance.cancel();
     maintenanceOutcome = await maintenance.run();
   }
@@ -151,11 +155,17 @@ command.action(async (flags: Record<string, unknown>) => {
   if (signal) return signalExit();
 
   const partial = rows.filter((row) => row.result === "partial").length;
-  const failed = rows.filter((row) => row.result !== "success" && row.result !== "partial").length + postHooks.failures + (maintenanceOutcome && maintenanceOutcome.result !== "succeeded" ? 1 : 0);
-  if (failed === 0 && partial > 0) {
+  const failedBackups = rows.filter((row) => row.result !== "success" && row.result !== "partial").length;
+  const maintenanceFailed = maintenanceOutcome !== undefined && maintenanceOutcome.result !== "succeeded";
+  if (failedBackups + postHooks.failures === 0 && !maintenanceFailed && partial > 0) {
     throw new KkError(`${partial} of ${rows.length} backups are partial: their snapshots were saved without the files they could not read (their Jobs are kept; kubectl logs names the files)`, ExitCode.partial);
   }
-  if (failed + partial > 0) throw new KkError(`${failed + partial} of ${rows.length} backups, post-backup hooks or maintenance failed; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
+  const failures = [
+    ...(failedBackups + partial > 0 ? [`${failedBackups + partial} of ${rows.length} backups failed${partial ? ` (${partial} partial)` : ""}`] : []),
+    ...(postHooks.failures > 0 ? [`${postHooks.failures} post-backup hooks failed`] : []),
+    ...(maintenanceFailed ? ["maintenance failed"] : []),
+  ];
+  if (failures.length > 0) throw new KkError(`${failures.join(", ")}; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
   log.success(`all ${rows.length} backups succeeded`);
   return ExitCode.ok;
 });

@@ -1,5 +1,5 @@
 import { stat, writeFile } from "node:fs/promises";
-import { KkError, usageError } from "./exit-codes.ts";
+import { KkError, repositoryError, usageError } from "./exit-codes.ts";
 import { kopiaErrorMessage, kopiaFailure, recognizeRepositoryFailure, runKopia, type KopiaContext } from "./kopia.ts";
 import { redact, type Logger } from "./log.ts";
 import type { Sample } from "./metrics.ts";
@@ -72,7 +72,8 @@ export async function applyRetention(kopia: KopiaContext, source: string, retent
   if (args.length === 0) return;
   const result = await runKopia(kopia, ["policy", "set", source, ...args]);
   if (result.exitCode !== 0) {
-    throw kopiaFailure(kopia, result, "setting retention", () => usageError(`retention: kopia refused the policy (${kopiaErrorMessage(result.stderr)})`));
+    // The values were checked before: a refused policy is the repository's trouble (say, storage that refuses writes).
+    throw kopiaFailure(kopia, result, "setting retention", () => repositoryError(`repository ${kopia.repository.url}: setting the retention policy failed: ${kopiaErrorMessage(result.stderr)}`));
   }
   kopia.log.info(`retention for ${source}: ${args.join(" ")}`);
 }
@@ -87,7 +88,13 @@ export async function createSnapshot(kopia: KopiaContext, settings: BackupSettin
   ];
   const startedAt = new Date();
   const result = await runKopia(kopia, args, tidyKopiaOutput(kopia.log));
-  const snapshot = parseSnapshotJson(result.stdout);
+  let snapshot = parseSnapshotJson(result.stdout);
+  // kopia prints the snapshot's JSON before its last writes; when it then fails (storage that
+  // refuses writes), the snapshot may not exist. Never report one the repository does not list.
+  if (snapshot?.id && result.exitCode !== 0 && !(await snapshotListed(kopia, source, snapshot.id))) {
+    kopia.log.warn(`kopia printed snapshot ${snapshot.id}, but the repository does not list it: it was not saved`);
+    snapshot = undefined;
+  }
   // A reused connection meets a changed password or a lost endpoint only here.
   const repositoryFailure = snapshot ? undefined : recognizeRepositoryFailure(result.stderr, kopia.repository);
   if (repositoryFailure) throw repositoryFailure;
@@ -99,6 +106,17 @@ export async function createSnapshot(kopia: KopiaContext, settings: BackupSettin
     startedAt,
     endedAt: new Date(),
   });
+}
+
+/** Whether the repository lists the snapshot; false too when it cannot be asked. */
+async function snapshotListed(kopia: KopiaContext, source: string, id: string): Promise<boolean> {
+  const listed = await runKopia(kopia, ["snapshot", "list", "--json", "--incomplete", source]);
+  if (listed.exitCode !== 0) return false;
+  try {
+    return (JSON.parse(listed.stdout) as { id?: string }[]).some((entry) => entry.id === id);
+  } catch {
+    return false;
+  }
 }
 
 const PROGRESS_EVERY_MS = 10_000;

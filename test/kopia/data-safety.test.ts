@@ -141,6 +141,42 @@ describe("2 one creator per repository", () => {
   });
 });
 
+describe("a snapshot kopia could not write", () => {
+  test("storage that refuses writes: no snapshot is reported as saved, the run fails (not 'partial'), and retention's refusal is not called bad input", async () => {
+    const dir = await tempDir();
+    await chmod(dir, 0o755);
+    await Bun.write(join(dir, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
+    await chmod(join(dir, "kopia"), 0o755);
+    const data = join(dir, "data");
+    await mkdir(data);
+    await writeFile(join(data, "readable.txt"), "readable\n");
+    await writeFile(join(data, "root-only.txt"), "only root may read this\n", { mode: 0o600 });
+    await chmod(data, 0o755);
+    const home = join(dir, "home");
+    await mkdir(home);
+    await chown(home, 65534, 65534);
+    const repository = join(dir, "repo");
+    await mkdir(repository);
+    await chown(repository, 65534, 65534);
+    const run = (extra: string[] = []) =>
+      runScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repository}`, "--kopia-path", join(dir, "kopia"), ...IDENTITY, ...extra], { HOME: home, KOPIA_PASSWORD: TEST_PASSWORD }, { asUser: 65534 });
+    const first = await run();
+    expect(first.exitCode, first.output).toBe(3); // partial: root-only.txt is unreadable for nobody
+    // From now on the repository refuses every write (as a read-only mount would).
+    Bun.spawnSync(["chmod", "-R", "a-w", repository]);
+    await writeFile(join(data, "new.txt"), "new data that cannot be stored\n");
+    const refused = await run();
+    expect([0, 3], refused.output).not.toContain(refused.exitCode);
+    expect(refused.output).not.toMatch(/partial: .*snapshot [0-9a-f]+ saved/);
+    const withRetention = await run(["--keep-daily", "7"]);
+    expect(withRetention.exitCode, withRetention.output).toBe(5);
+    expect(withRetention.stderr).toContain("setting the retention policy failed");
+    Bun.spawnSync(["chmod", "-R", "u+w", repository]);
+    const kopia = await rawKopia(["filesystem", "--path", repository]);
+    expect(await kopia.snapshots(`photos@homelab:${data}`)).toHaveLength(1); // only the first run's
+  });
+});
+
 describe("3 credentials that rotate", () => {
   test("the MinIO key rotated between two runs: the second run uses the new key from the environment; no config holds a key", async () => {
     const minio = await startMinio();

@@ -45,7 +45,7 @@ describe("backup Jobs: parallelism, failures, timeouts, cleanup", () => {
     expect(kept[0]!.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True")).toBe(true);
     expect(run.stdout).toMatch(new RegExp(`${good}\\s+more\\s+\\S+\\s+success`));
     expect(run.stdout).toMatch(new RegExp(`${bad}\\s+data\\s+\\S+\\s+failed`));
-    expect(run.stderr).toContain("1 of 3 backups, post-backup hooks or maintenance failed");
+    expect(run.stderr).toContain("1 of 3 backups failed; failed Jobs are kept for inspection");
   });
 
   test("a Job stuck Pending is deleted after --pending-timeout and counted failed", async () => {
