@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (only if missing) the real tools the tests need, from their Go modules and Debian packages,
 # caches them by version outside the repository, and prints the folder holding them as the last line.
-# Usage: provision.sh [kopia|minio|pushgateway|cluster|node|backends|all]...   (default: all)
+# Usage: provision.sh [kopia|minio|pushgateway|prometheus|cluster|node|backends|all]...   (default: all)
 set -euo pipefail
 
 KOPIA_VERSION=v0.23.1
@@ -74,6 +74,18 @@ provision_pushgateway() {
   # Debian's package starts a system service on :9091; tests run their own instance on a free port.
   (systemctl disable --now prometheus-pushgateway 2>/dev/null || service prometheus-pushgateway stop 2>/dev/null || true) >/dev/null 2>&1
   ln -sfn "$(command -v prometheus-pushgateway)" "$bin/pushgateway"
+}
+
+# Prometheus and promtool for the alert tests (test/monitoring): Debian's package, like the Pushgateway.
+provision_prometheus() {
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    log "installing Debian package prometheus (brings promtool)"
+    apt_install prometheus
+  fi
+  # The package starts a system service on :9090 (and pulls in node_exporter's); tests run their own.
+  (systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || { service prometheus stop; service prometheus-node-exporter stop; } 2>/dev/null || true) >/dev/null 2>&1
+  ln -sfn "$(command -v prometheus)" "$bin/prometheus"
+  ln -sfn "$(command -v promtool)" "$bin/promtool"
 }
 
 apt_install() {
@@ -188,11 +200,12 @@ for t in "${targets[@]}"; do
     kopia) provision_kopia ;;
     minio) provision_minio ;;
     pushgateway) provision_pushgateway ;;
+    prometheus) provision_prometheus ;;
     cluster) provision_cluster ;;
     node) provision_node ;;
     backends) provision_backends ;;
-    all) provision_kopia; provision_minio; provision_pushgateway; provision_cluster; provision_node; provision_backends ;;
-    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, cluster, node, backends or all)" >&2; exit 2 ;;
+    all) provision_kopia; provision_minio; provision_pushgateway; provision_prometheus; provision_cluster; provision_node; provision_backends ;;
+    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, prometheus, cluster, node, backends or all)" >&2; exit 2 ;;
   esac
 done
 echo "$bin"
