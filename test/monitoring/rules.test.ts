@@ -43,7 +43,7 @@ describe("alert rules (deploy/monitoring)", () => {
     expect(await Bun.file(prometheusRuleFile).text(), "deploy/monitoring/prometheusrule.yaml is stale: run npm run --silent monitoring:rules").toBe(prometheusRuleFrom(rulesText));
     const manifest = await readYaml(prometheusRuleFile);
     expect(manifest).toMatchObject({ apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "kopia-k8s" } });
-    expect(manifest.spec.groups).toEqual(Bun.YAML.parse(rulesText).groups);
+    expect(manifest.spec.groups).toEqual((Bun.YAML.parse(rulesText) as RulesFile).groups);
   });
 
   test("kubectl kustomize deploy/monitoring renders one PrometheusRule in namespace kopia-k8s", async () => {
