@@ -43,11 +43,11 @@ export function validatePushgatewayUrl(value: string | undefined): string | unde
 }
 
 /**
- * POST into the group job/<job>/source@base64/<source as base64url>: replaces only the metrics
+ * POST into the group job/<job>/<groupLabel>@base64/<value as base64url>: replaces only the metrics
  * pushed now, so a failed run that omits the last-success gauge leaves the previous success time in place.
  */
-export async function pushToGateway(gatewayUrl: string, job: string, source: string, samples: Sample[]): Promise<void> {
-  const group = `job/${encodeURIComponent(job)}/source@base64/${Buffer.from(source).toString("base64url") || "="}`;
+export async function pushToGateway(gatewayUrl: string, job: string, source: string, samples: Sample[], groupLabel = "source"): Promise<void> {
+  const group = `job/${encodeURIComponent(job)}/${groupLabel}@base64/${Buffer.from(source).toString("base64url") || "="}`;
   const response = await fetch(`${gatewayUrl}/metrics/${group}`, {
     method: "POST",
     headers: { "content-type": "text/plain; version=0.0.4" },

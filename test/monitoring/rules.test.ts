@@ -19,7 +19,7 @@ describe("alert rules (deploy/monitoring)", () => {
   test("promtool check rules accepts the rules file", async () => {
     const plain = run(["promtool", "check", "rules", rulesFile]);
     expect(plain.exitCode, plain.output).toBe(0);
-    expect(plain.output).toContain("SUCCESS: 5 rules found");
+    expect(plain.output).toContain("SUCCESS: 7 rules found");
   });
 
   test("promtool test rules: every alert fires, stays quiet and resolves", async () => {
@@ -30,8 +30,9 @@ describe("alert rules (deploy/monitoring)", () => {
       expect(cases, `no promtool case for ${rule.alert}`).toContain(`alertname: ${rule.alert}\n        exp_alerts: []`);
       expect(cases, `no promtool case where ${rule.alert} fires`).toMatch(new RegExp(`alertname: ${rule.alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`));
       // Every alert says which namespace/PVC (or repository) and what to do.
-      expect(rule.annotations.summary, rule.alert).toMatch(/\$labels\.(pvc|repository)/);
-      expect(rule.annotations.description, rule.alert).toMatch(/\$labels\.(namespace|repository)/);
+      // (operator alerts are about the run, not one volume: they name its cluster, if it has a name)
+      expect(rule.annotations.summary, rule.alert).toMatch(/\$labels\.(pvc|repository|cluster)/);
+      expect(rule.annotations.description, rule.alert).toMatch(/\$labels\.(namespace|repository)|kubectl -n kopia-k8s/);
     }
     const result = run(["promtool", "test", "rules", promtoolTests]);
     expect(result.exitCode, result.output).toBe(0);
@@ -53,6 +54,7 @@ describe("alert rules (deploy/monitoring)", () => {
     expect(manifest).toMatchObject({ apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "kopia-k8s", namespace: "kopia-k8s" } });
     expect(manifest.spec.groups[0].rules.map((rule: { alert: string }) => rule.alert)).toEqual([
       "KopiaK8sBackupTooOld", "KopiaK8sBackupFailed", "KopiaK8sBackupPartial", "KopiaK8sMaintenanceNotSuccessful", "KopiaK8sBackupMetricsVanished",
+      "KopiaK8sOperatorRunFailed", "KopiaK8sOperatorNotRunning",
     ]);
   });
 });
