@@ -1,6 +1,10 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { usageError } from "./exit-codes.ts";
 
+// Written by hand rather than with prom-client: its Pushgateway client encodes grouping values with
+// encodeURIComponent (a Kopia source holds '/', which the Pushgateway takes only as @base64), and
+// loading it adds ~4.5 ms to kopia-backup's ~12 ms start-up.
+
 /** One gauge sample. Every kopia-k8s metric is a gauge labelled by its Kopia source. */
 export interface Sample {
   name: string;
