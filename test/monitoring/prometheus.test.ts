@@ -10,11 +10,11 @@ import { runScript } from "../support/scripts.ts";
 
 /**
  * The shipped rules with test-sized waits: every `for:` becomes 0s and the maintenance thresholds
- * 10 s. The other thresholds stay as shipped (a source without any success counts as succeeded at 0).
+ * 15 s. The other thresholds stay as shipped (a source without any success counts as succeeded at 0).
  */
 async function testRules(): Promise<string> {
   const shipped = await Bun.file(rulesFile).text();
-  const rules = shipped.replace(/for: \d+m/g, "for: 0s").replace(/\* 0\) > \d+ \* 86400/g, "* 0) > 10");
+  const rules = shipped.replace(/for: \d+m/g, "for: 0s").replace(/\* 0\) > \d+ \* 86400/g, "* 0) > 15");
   expect(rules).not.toBe(shipped);
   expect(rules).not.toContain("86400");
   return rules;
@@ -104,7 +104,7 @@ describe("alerts on a real Prometheus scraping a real Pushgateway fed by real ko
 
     // Resolves: db succeeds again, maintenance runs again. And photos, after its partial run, fails
     // outright: that is a failure now, not a partial backup.
-    // Maintenance last: its test threshold (10 s) starts again with it.
+    // Maintenance last: its test threshold (15 s) starts again with it.
     expect((await backupPhotosAsNobody("wrong password")).exitCode).toBe(5);
     expect((await backup("db", "apps", dbData)).exitCode).toBe(0);
     expect((await runScript("kopia-maintenance", ["--repository", repository], env)).exitCode).toBe(0);

@@ -84,8 +84,8 @@ provision_prometheus() {
     log "installing Debian package prometheus (brings promtool)"
     apt_install prometheus
   fi
-  # The package starts a system service on :9090 (and pulls in node_exporter's); tests run their own.
-  (systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || { service prometheus stop; service prometheus-node-exporter stop; } 2>/dev/null || true) >/dev/null 2>&1
+  # The package starts a system service on :9090 where systemd runs; tests run their own.
+  (systemctl disable --now prometheus 2>/dev/null || service prometheus stop 2>/dev/null || true) >/dev/null 2>&1
   ln -sfn "$(command -v prometheus)" "$bin/prometheus"
   ln -sfn "$(command -v promtool)" "$bin/promtool"
 }
