@@ -14,11 +14,12 @@ import { createJobPool, type JobOutcome } from "../shared/kube/job-pool.ts";
 import { buildBackupJob } from "../shared/kube/job-spec.ts";
 import { maintenanceNamespaceOf, repositoryJobPool } from "../shared/kube/repository-job.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
-import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings } from "../shared/kube/operator-options.ts";
+import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings, type OperatorSettings } from "../shared/kube/operator-options.ts";
 import { assertRunIdUnused, describePlan, discover } from "../shared/kube/discovery.ts";
 import { withoutPodsOf, type HookPlan } from "../shared/kube/plan.ts";
 import { PostHookQueue, undoPreHooks } from "../shared/kube/post-hooks.ts";
 import { formatTable, reportRow } from "../shared/kube/report.ts";
+import { withRunMetrics, type RunTally } from "../shared/kube/run-metrics.ts";
 import { checkServerVersion } from "../shared/kube/server-version.ts";
 
 const cli = createCli("operator-backup");
@@ -27,11 +28,16 @@ declareOperatorOptions(command);
 
 command.action(async (flags: Record<string, unknown>) => {
   const settings = resolveOperatorSettings(flags);
+  return withRunMetrics(settings, (tally) => backUpCluster(settings, tally));
+});
+
+async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promise<number> {
   const { log } = settings;
   const kube = connectKube();
   const version = await checkServerVersion(kube);
   log.info(`run ${settings.runId}: discovering pods and volumes on ${kube.config.getCurrentCluster()?.server} (Kubernetes ${version})`);
   const plan = await discover(kube, settings);
+  tally.planned = plan.targets.length;
   for (const line of describePlan(plan, settings)) log.info(line);
   if (settings.dryRun) return ExitCode.ok;
 
@@ -152,6 +158,7 @@ command.action(async (flags: Record<string, unknown>) => {
   const rows = outcomes.map(reportRow);
   for (const target of problems) rows.push({ namespace: target.namespace, pvc: target.pvc, node: target.node ?? "-", result: "not-started", files: "-", bytes: "-", duration: "0s" });
   log.info(`summary of run ${settings.runId}:\n${formatTable(rows)}`, { rows });
+  tally.rows = rows;
   if (signal) return signalExit();
 
   const partial = rows.filter((row) => row.result === "partial").length;
@@ -168,6 +175,6 @@ command.action(async (flags: Record<string, unknown>) => {
   if (failures.length > 0) throw new KkError(`${failures.join(", ")}; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
   log.success(`all ${rows.length} backups succeeded`);
   return ExitCode.ok;
-});
+}
 
 await runCli(cli);

@@ -179,7 +179,10 @@ export function failedSummary(source: string, error: KkError, startedAt: Date, e
   };
 }
 
-/** A run that failed before kopia produced a snapshot: only "it ran, and it failed". */
+/**
+ * A run that failed before kopia produced a snapshot: "it ran, and it failed", and errors 0, so that
+ * a partial run before it (errors > 0) does not make this failure look partial to the alert rules.
+ */
 export function failedRunMetrics(source: string, endedAt: Date): Sample[] {
-  return [lastRun(source, endedAt.getTime() / 1000), succeeded(source, false)];
+  return [lastRun(source, endedAt.getTime() / 1000), succeeded(source, false), backupGauge(source, "errors", "Entries that could not be read in the last snapshot.", 0)];
 }
