@@ -1,13 +1,14 @@
 import { usageError } from "../exit-codes.ts";
-import { apiCall, type Kube } from "./client.ts";
+import { apiCall, httpStatusOf, permanentApiError, type Kube } from "./client.ts";
 import { LABEL_RUN_ID } from "./names.ts";
 import { planBackups, type BackupPlan } from "./plan.ts";
 import type { OperatorSettings } from "./operator-options.ts";
 
 /**
  * One list call per kind (running pods, PVCs, PVs), whatever the size of the cluster. With
- * --namespace, one call per namespace and kind, and no PVs (cluster-scoped): an identity with rights
- * in those namespaces only can run. The scheduler still honours a PV's node affinity for the Jobs.
+ * --namespace, one call per namespace and kind; PVs are cluster-scoped, so their list is only tried:
+ * an identity with rights in those namespaces only runs without them (the scheduler still honours a
+ * PV's node affinity for the backup Jobs; only the plan and the init Job's placement lack it).
  */
 export async function discover(kube: Kube, settings: OperatorSettings): Promise<BackupPlan> {
   const podFilter = { fieldSelector: "status.phase=Running", ...(settings.selector ? { labelSelector: settings.selector } : {}) };
@@ -15,7 +16,13 @@ export async function discover(kube: Kube, settings: OperatorSettings): Promise<
     ? await Promise.all([
         inEach(settings.namespaces, (namespace) => apiCall(() => kube.core.listNamespacedPod({ namespace, ...podFilter }), { verb: "list", resource: "pods", namespace })),
         inEach(settings.namespaces, (namespace) => apiCall(() => kube.core.listNamespacedPersistentVolumeClaim({ namespace }), { verb: "list", resource: "persistentvolumeclaims", namespace })),
-        [],
+        kube.core.listPersistentVolume({}).then(
+          (list) => list.items,
+          (error) => {
+            if (httpStatusOf(error) === 403) return [];
+            throw permanentApiError(error, "list", "persistentvolumes", "") ?? error;
+          },
+        ),
       ])
     : await Promise.all([
         apiCall(() => kube.core.listPodForAllNamespaces(podFilter), { verb: "list", resource: "pods" }).then((list) => list.items),
