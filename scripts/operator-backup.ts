@@ -68,8 +68,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   // password or unreachable storage stops the run before any app is frozen.
   if (settings.runIdGiven) await assertRunIdUnused(kube, settings.runId, settings.namespaces.length ? [...settings.namespaces, maintenanceNamespaceOf(kube, settings)] : []);
   if (runnable.length > 0) {
-    // A filesystem repository is a node's folder: make sure of it where the first backup will run.
-    const init = repositoryJobPool(kube, settings, jobSettings, "init", settings.repository.localPath ? runnable[0] : {});
+    const init = repositoryJobPool(kube, settings, jobSettings, "init", runnable[0]);
     cancelPool = () => init.cancel();
     const outcome = await init.run();
     if (signal) return signalExit();
@@ -150,7 +149,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
 
   let maintenanceOutcome: JobOutcome | undefined;
   if (settings.maintenance && !signal && jobs.length > 0) {
-    const maintenance = repositoryJobPool(kube, settings, jobSettings, "maintenance", settings.repository.localPath ? toBackUp[0] : {});
+    const maintenance = repositoryJobPool(kube, settings, jobSettings, "maintenance", toBackUp[0]);
     cancelPool = () => maintenance.cancel();
     maintenanceOutcome = await maintenance.run();
   }

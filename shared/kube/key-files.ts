@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { usageError } from "../exit-codes.ts";
 import { registerSecret } from "../log.ts";
+import { isSecretName } from "./names.ts";
 import { BACKEND_KEY_FILES, repositoryUrlWithKeyFiles, type KeyFileName, type Repository } from "../repository.ts";
 
 /** Where the Jobs find their key files: a read-only Secret volume, one file per key. */
@@ -38,7 +39,7 @@ export function resolveJobKeyFiles(repository: Repository, keyFilesSecret: strin
   let names: KeyFileName[];
   let contents: JobKeyFiles["contents"] = {};
   if (keyFilesSecret !== undefined) {
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(keyFilesSecret) || keyFilesSecret.length > 253) {
+    if (!isSecretName(keyFilesSecret)) {
       throw usageError(`--key-files-secret: '${keyFilesSecret}' is not a Secret name (lower-case letters, digits, '-' and '.')`);
     }
     if (backendFiles.length === 0) throw usageError(`--key-files-secret: a ${repository.kind} repository reads no key files; only ${DESCRIBED} do`);

@@ -44,3 +44,8 @@ export function newRunId(): string {
 export function isDnsLabel(text: string): boolean {
   return text.length <= MAX_NAME && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(text);
 }
+
+/** A DNS subdomain, as a Secret's name must be: lower-case letters, digits, '-' and '.', at most 253. */
+export function isSecretName(text: string): boolean {
+  return text.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text);
+}

@@ -8,7 +8,7 @@ import { parseRepositoryUrl, repositoryUrlFromSeedEnv, type Repository } from ".
 import { backupFlags, RETENTION_KEYS, resolveRetention, resolveTags } from "../backup.ts";
 import type { JobSettings } from "./job-spec.ts";
 import { resolveJobKeyFiles, type JobKeyFiles } from "./key-files.ts";
-import { isDnsLabel, newRunId } from "./names.ts";
+import { isDnsLabel, isSecretName, newRunId } from "./names.ts";
 import { HOOK_ON_ERROR, type HookOnError } from "./plan.ts";
 
 export function declareOperatorOptions(command: Command): void {
@@ -58,7 +58,7 @@ const STORAGE_SECRET_ENV = [
 function imagePullSecrets(values: string[]): string[] {
   const names = commaSeparated(values);
   for (const name of names) {
-    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
+    if (!isSecretName(name)) {
       throw usageError(`--image-pull-secret: '${name}' is not a Secret name (lower-case letters, digits, '-' and '.')`);
     }
   }

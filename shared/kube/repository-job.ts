@@ -2,6 +2,7 @@ import type { Kube } from "./client.ts";
 import { createJobPool, type JobOutcome } from "./job-pool.ts";
 import { buildRepositoryJob, runLabels, type JobSettings, type RepositoryJobPlacement } from "./job-spec.ts";
 import type { OperatorSettings } from "./operator-options.ts";
+import type { BackupTarget } from "./plan.ts";
 
 const JOB_NAME = { init: "kopia-init", maintenance: "kopia-maintenance" } as const;
 const DOING = { init: "making sure the repository exists", maintenance: "running kopia-maintenance" } as const;
@@ -11,11 +12,13 @@ export const maintenanceNamespaceOf = (kube: Kube, settings: Pick<OperatorSettin
 
 /**
  * One kopia-maintenance Job in the maintenance namespace, with the same Secret hand-over as the
- * backups: `init` before them (connects, or creates the repository on empty storage), `maintenance` after.
+ * backups: `init` before them (connects, or creates the repository on empty storage), `maintenance`
+ * after. A filesystem repository is a node's folder: the Job is placed as the first backup is.
  */
-export function repositoryJobPool(kube: Kube, settings: OperatorSettings, jobSettings: JobSettings, role: "init" | "maintenance", placement: RepositoryJobPlacement = {}) {
+export function repositoryJobPool(kube: Kube, settings: OperatorSettings, jobSettings: JobSettings, role: "init" | "maintenance", firstBackup: BackupTarget | undefined) {
   const { log } = settings;
   const namespace = maintenanceNamespaceOf(kube, settings);
+  const placement: RepositoryJobPlacement = settings.repository.localPath && firstBackup ? firstBackup : {};
   const job = buildRepositoryJob(`${JOB_NAME[role]}-${settings.runId}`, namespace, role, jobSettings, placement);
   const pool = createJobPool(kube, [job], {
     concurrency: 1,
