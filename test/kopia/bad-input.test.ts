@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fingerprintFolder } from "../support/corpus.ts";
-import { TEST_PASSWORD, isolatedKopiaEnv, kopiaArgvRecorder } from "../support/kopia.ts";
+import { TEST_PASSWORD, isolatedKopiaEnv, kopiaArgvRecorder, kopiaForAnyUser } from "../support/kopia.ts";
 import { startMinio, type Minio } from "../support/minio.ts";
 import { freePort, tempDir } from "../support/processes.ts";
 import { runScript, type ScriptRun } from "../support/scripts.ts";
@@ -137,15 +137,13 @@ describe("kopia-backup partial backup", () => {
     await mkdir(volume, { mode: 0o755 });
     await writeFile(join(volume, "readable.txt"), "fine\n", { mode: 0o644 });
     await writeFile(join(volume, "root-only.txt"), "secret\n", { mode: 0o600 });
-    // kopia's cached build may sit in root's private home: give nobody a copy it can run.
-    await Bun.write(join(dir, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
-    await chmod(join(dir, "kopia"), 0o755);
+    const kopiaBinary = await kopiaForAnyUser(dir);
     const home = join(dir, "home");
     await mkdir(home, { mode: 0o777 });
     await chown(home, 65534, 65534);
     const run = await runScript(
       "kopia-backup",
-      ["--path", volume, "--repository", `filesystem://${join(dir, "repo")}`, "--summary-file", join(home, "summary.json"), "--kopia-path", join(dir, "kopia")],
+      ["--path", volume, "--repository", `filesystem://${join(dir, "repo")}`, "--summary-file", join(home, "summary.json"), "--kopia-path", kopiaBinary],
       { HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_CACHE_HOME: join(home, "cache"), KOPIA_PASSWORD: TEST_PASSWORD },
       { asUser: 65534 },
     );

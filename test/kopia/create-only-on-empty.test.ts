@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { chmod, cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fingerprintFolder } from "../support/corpus.ts";
-import { isolatedKopiaEnv, kopiaArgvRecorder, TEST_PASSWORD } from "../support/kopia.ts";
+import { isolatedKopiaEnv, kopiaArgvRecorder, kopiaForAnyUser, TEST_PASSWORD } from "../support/kopia.ts";
 import { tempDir } from "../support/processes.ts";
 import { runScript, type ScriptRun } from "../support/scripts.ts";
 
@@ -63,8 +63,7 @@ beforeAll(async () => {
   data = join(shared, "data");
   await mkdir(data, { mode: 0o755 });
   await writeFile(join(data, "file.txt"), "content\n", { mode: 0o644 });
-  await Bun.write(join(shared, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
-  await chmod(join(shared, "kopia"), 0o755);
+  await kopiaForAnyUser(shared);
 
   valid = join(shared, "valid");
   const created = await runScript("kopia-backup", ["--path", data, "--repository", `filesystem://${valid}`], (await isolatedKopiaEnv()).env);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
-import { isolatedKopiaEnv, rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
+import { isolatedKopiaEnv, kopiaForAnyUser, rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
 import { startMinio } from "../support/minio.ts";
 import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
@@ -16,10 +16,10 @@ async function dataFolder(): Promise<string> {
   return data;
 }
 
-/** Opened with plain kopia and a fresh cache: the newest snapshot of SOURCE restores to `data`. */
-async function expectOpensAndRestores(storageArgs: string[], env: Record<string, string>, data: string, snapshotCount: number) {
+/** Opened with plain kopia and a fresh cache: the newest snapshot of `source` restores to `data`. */
+async function expectOpensAndRestores(storageArgs: string[], env: Record<string, string>, data: string, snapshotCount: number, source = SOURCE) {
   const kopia = await rawKopia(storageArgs, env);
-  const snapshots = await kopia.snapshots(SOURCE);
+  const snapshots = await kopia.snapshots(source);
   expect(snapshots).toHaveLength(snapshotCount);
   const restored = join(await tempDir(), "restored");
   await kopia.restore(snapshots.at(-1)!.id, restored);
@@ -72,6 +72,7 @@ describe("1 one cache and one config per repository", () => {
     expect(wrong.exitCode, wrong.output).toBe(5);
     expect(wrong.stderr).toContain("wrong password");
     expect(await Bun.file(join(cachePath, "keep-me.txt")).text()).toBe("someone else's file\n");
+    await expectOpensAndRestores(["filesystem", `--path=${repository.slice("filesystem://".length)}`], {}, data, 1, `photos@homelab:${data}`);
   });
 });
 
@@ -81,9 +82,7 @@ describe("1 one source per user", () => {
     await minio.createBucket("users");
     const dir = await tempDir();
     await chmod(dir, 0o755);
-    // kopia's cached build may sit in root's private home: give the users a copy they can run.
-    await Bun.write(join(dir, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
-    await chmod(join(dir, "kopia"), 0o755);
+    const kopiaBinary = await kopiaForAnyUser(dir);
     const data = join(dir, "data");
     await mkdir(data);
     await chmod(data, 0o755);
@@ -94,7 +93,7 @@ describe("1 one source per user", () => {
       const home = join(dir, `home-${uid}`);
       await mkdir(home);
       await chown(home, uid, uid);
-      const run = await runScript("kopia-backup", ["--path", data, "--repository", repository, "--kopia-path", join(dir, "kopia"), "--hostname", "homelab"], { HOME: home, KOPIA_PASSWORD: TEST_PASSWORD, USER: undefined, ...minio.env }, { asUser: uid });
+      const run = await runScript("kopia-backup", ["--path", data, "--repository", repository, "--kopia-path", kopiaBinary, "--hostname", "homelab"], { HOME: home, KOPIA_PASSWORD: TEST_PASSWORD, USER: undefined, ...minio.env }, { asUser: uid });
       expect(run.exitCode, run.output).toBe(0);
       expect(run.output).toContain(`as uid-${uid}@homelab:${data}`);
     }
@@ -102,6 +101,7 @@ describe("1 one source per user", () => {
     await kopia.ensureConnected();
     const sources = JSON.parse(await kopia.run(["snapshot", "list", "--all", "--json"])) as { source: { userName: string } }[];
     expect(sources.map((snapshot) => snapshot.source.userName).sort()).toEqual(["uid-64001", "uid-64002"]);
+    await expectOpensAndRestores(["s3", "--bucket", "users", "--endpoint", minio.endpoint, "--disable-tls"], minio.env, data, 1, `uid-64001@homelab:${data}`);
   });
 });
 
@@ -125,6 +125,9 @@ describe("2 one creator per repository", () => {
       await kopia.ensureConnected();
       const snapshots = JSON.parse(await kopia.run(["snapshot", "list", "--all", "--json"])) as { source: { userName: string } }[];
       expect(snapshots.map((snapshot) => snapshot.source.userName).sort()).toEqual(["pvc-0", "pvc-1", "pvc-2", "pvc-3", "pvc-4"]);
+      const restored = join(await tempDir(), "restored");
+      await kopia.restore("pvc-4@homelab:/data", restored);
+      expect(await describeTree(restored)).toEqual(await describeTree(data));
     }
   }, 300_000);
 
@@ -145,8 +148,7 @@ describe("a snapshot kopia could not write", () => {
   test("storage that refuses writes: no snapshot is reported as saved, the run fails (not 'partial'), and retention's refusal is not called bad input", async () => {
     const dir = await tempDir();
     await chmod(dir, 0o755);
-    await Bun.write(join(dir, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
-    await chmod(join(dir, "kopia"), 0o755);
+    const kopiaBinary = await kopiaForAnyUser(dir);
     const data = join(dir, "data");
     await mkdir(data);
     await writeFile(join(data, "readable.txt"), "readable\n");
@@ -159,7 +161,7 @@ describe("a snapshot kopia could not write", () => {
     await mkdir(repository);
     await chown(repository, 65534, 65534);
     const run = (extra: string[] = []) =>
-      runScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repository}`, "--kopia-path", join(dir, "kopia"), ...IDENTITY, ...extra], { HOME: home, KOPIA_PASSWORD: TEST_PASSWORD }, { asUser: 65534 });
+      runScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repository}`, "--kopia-path", kopiaBinary, ...IDENTITY, ...extra], { HOME: home, KOPIA_PASSWORD: TEST_PASSWORD }, { asUser: 65534 });
     const first = await run();
     expect(first.exitCode, first.output).toBe(3); // partial: root-only.txt is unreadable for nobody
     // From now on the repository refuses every write (as a read-only mount would).
@@ -219,13 +221,14 @@ describe("4 values kopia would read again, secrets in JSON logs, long identities
     await writeFile(wrapper, `#!/bin/sh\necho "ERROR a kopia that talks: $KOPIA_PASSWORD" >&2\nexec kopia "$@"\n`, { mode: 0o755 });
     const repository = `filesystem://${join(await tempDir(), "repo")}`;
     for (const format of ["json", "text"]) {
-      const run = await runScript("kopia-backup", ["--path", data, "--repository", repository, "--kopia-path", wrapper, "--debug", "--log-format", format], env);
+      const run = await runScript("kopia-backup", ["--path", data, "--repository", repository, ...IDENTITY, "--kopia-path", wrapper, "--debug", "--log-format", format], env);
       expect(run.exitCode, run.output).toBe(0);
       expect(run.output).toContain("a kopia that talks: ***");
       expect(run.output).not.toContain(password);
       expect(run.output).not.toContain(JSON.stringify(password).slice(1, -1));
       expect(run.output).not.toContain("word-");
     }
+    await expectOpensAndRestores(["filesystem", `--path=${repository.slice("filesystem://".length)}`], { KOPIA_PASSWORD: password }, data, 2, `photos@homelab:${data}`);
   });
 
   test("namespace and PVC names at their longest: the config file name stays within 255 bytes", async () => {
@@ -236,7 +239,6 @@ describe("4 values kopia would read again, secrets in JSON logs, long identities
     const hostname = `n${"s".repeat(61)}x`;
     const run = await runScript("kopia-backup", ["--path", data, "--source-path", "/data", "--repository", `filesystem://${repository}`, "--hostname", hostname, "--username", username], env);
     expect(run.exitCode, run.output).toBe(0);
-    const kopia = await rawKopia(["filesystem", "--path", repository]);
-    expect(await kopia.snapshots(`${username}@${hostname}:/data`)).toHaveLength(1);
+    await expectOpensAndRestores(["filesystem", "--path", repository], {}, data, 1, `${username}@${hostname}:/data`);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { rulesFile } from "../tools/prometheus-rule.ts";
-import { isolatedKopiaEnv, TEST_PASSWORD } from "../support/kopia.ts";
+import { isolatedKopiaEnv, kopiaForAnyUser, TEST_PASSWORD } from "../support/kopia.ts";
 import { startPrometheus, type FiringAlert } from "../support/prometheus.ts";
 import { startPushgateway } from "../support/pushgateway.ts";
 import { tempDir, waitFor } from "../support/processes.ts";
@@ -55,15 +55,14 @@ describe("alerts on a real Prometheus scraping a real Pushgateway fed by real ko
     await mkdir(photos, { mode: 0o755 });
     await writeFile(join(photos, "readable.jpg"), "ok", { mode: 0o644 });
     await writeFile(join(photos, "root-only.jpg"), "secret", { mode: 0o600 });
-    await Bun.write(join(dir, "kopia"), Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
-    await chmod(join(dir, "kopia"), 0o755);
+    const kopiaBinary = await kopiaForAnyUser(dir);
     const home = join(dir, "home");
     await mkdir(home, { mode: 0o777 });
     await chown(home, 65534, 65534);
     const backupPhotosAsNobody = (password: string) =>
       runScript(
         "kopia-backup",
-        ["--path", photos, "--repository", `filesystem://${join(dir, "repo")}`, "--username", "photos", "--hostname", "media.homelab", "--source-path", "/data", "--kopia-path", join(dir, "kopia")],
+        ["--path", photos, "--repository", `filesystem://${join(dir, "repo")}`, "--username", "photos", "--hostname", "media.homelab", "--source-path", "/data", "--kopia-path", kopiaBinary],
         { HOME: home, XDG_CONFIG_HOME: join(home, "config"), XDG_CACHE_HOME: join(home, "cache"), KOPIA_PASSWORD: password, KK_PUSHGATEWAY_URL: gateway.url },
         { asUser: 65534 },
       );

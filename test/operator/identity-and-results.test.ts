@@ -24,6 +24,9 @@ describe("the Kopia identity of several clusters, partial backups, a reused run 
     const kopia = await rawKopia(["filesystem", "--path", repository]);
     expect(await kopia.snapshots(`data@${namespace}.homelab.lan:/data`)).toHaveLength(1);
     expect(await kopia.snapshots(`data@${namespace}:/data`)).toHaveLength(0);
+    const restored = join(await tempDir(), "restored");
+    await kopia.restore(`data@${namespace}.homelab.lan:/data`, restored);
+    expect(await Bun.file(join(restored, "a.txt")).text()).toBe("a\n");
   });
 
   test("14 a partial backup (exit 3, snapshot saved) shows as partial, and the run exits 3", async () => {

@@ -73,3 +73,14 @@ export async function kopiaArgvRecorder(kopia = "kopia") {
     commands: async () => (await calls()).map((call) => call.split(" ").slice(0, 2).join(" ")),
   };
 }
+
+/**
+ * A copy of the provisioned kopia in `dir`, runnable by any user: the cached build may sit in root's
+ * private home, out of reach of the uid a test runs kopia-backup as.
+ */
+export async function kopiaForAnyUser(dir: string): Promise<string> {
+  const binary = join(dir, "kopia");
+  await Bun.write(binary, Bun.file(join(process.env.KK_TOOLS_BIN!, "kopia")));
+  await chmod(binary, 0o755);
+  return binary;
+}
