@@ -49,6 +49,8 @@ function markValue(arg: string): string {
   if (arg === "true" || arg === "false") return arg;
   // A negative number is a value (`--keep-daily -1`), not a cluster of short flags named by digits.
   if (/^-\d/.test(arg)) return VERBATIM + arg;
+  // A lone "-" is a value (stdout, as in `--target -`), not an option.
+  if (arg === "-") return VERBATIM + arg;
   if (arg.startsWith("-")) return /^-+no-/.test(arg) ? arg : arg.replace("=", `=${VERBATIM}`);
   return VERBATIM + arg;
 }

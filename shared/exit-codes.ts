@@ -1,13 +1,13 @@
-/** Exit codes shared by all three scripts; the README's table documents them. */
+/** Exit codes shared by all scripts; the README's table documents them. */
 export const ExitCode = {
   ok: 0,
   /** Unexpected failure: kopia or the Kubernetes API failed in a way not listed below. */
   failed: 1,
   /** Bad input: a flag, environment variable or repository URL is missing or invalid. */
   usage: 2,
-  /** The snapshot was saved, but some files could not be read. */
+  /** The snapshot was saved, but some files could not be read; kopia-restore: restored with errors. */
   partial: 3,
-  /** The snapshot or maintenance was cancelled (e.g. SIGTERM) and is incomplete. */
+  /** The snapshot, maintenance or restore was cancelled (e.g. SIGTERM) and is incomplete. */
   incomplete: 4,
   /** The repository cannot be used: wrong password, unreachable, missing bucket, foreign data. */
   repository: 5,
@@ -15,6 +15,10 @@ export const ExitCode = {
   hookFailed: 6,
   /** At least one backup Job (or post-backup hook, or maintenance) failed. */
   jobsFailed: 7,
+  /** kopia-restore: no snapshot matches the selection; nothing was written. */
+  noSnapshot: 8,
+  /** kopia-restore: refused for safety (the target is not empty); nothing was written. */
+  refused: 9,
   /** Stopped by SIGINT (128 + 2). */
   sigint: 130,
   /** Stopped by SIGTERM (128 + 15). */

@@ -32,11 +32,11 @@ export interface CommonSettings {
 
 /** The logger first, so that every later error is reported in the format the user asked for.
  * Shared by all three scripts (operator-backup hands the Pushgateway URL on to its Jobs). */
-export function resolveCommonSettings(flags: Record<string, unknown>): CommonSettings {
+export function resolveCommonSettings(flags: Record<string, unknown>, output: { stderrOnly?: boolean } = {}): CommonSettings {
   for (const name of SECRET_ENV_VARS) registerSecret(process.env[name]);
   const format = parseLogFormat(flagOrEnv(flags.logFormat, "KK_LOG_FORMAT"));
   const debug = flags.debug === true || parseBoolean(flagOrEnv(undefined, "KK_DEBUG"), "KK_DEBUG");
-  const log = createLogger({ format, debug });
+  const log = createLogger({ format, debug, ...output });
   const metricsFile = flagOrEnv(flags.metricsFile, "KK_METRICS_FILE");
   if (metricsFile !== undefined && !isAbsolutePath(metricsFile)) {
     throw usageError(`--metrics-file: '${metricsFile}' must be an absolute path, e.g. /var/lib/node_exporter/kopia.prom`);

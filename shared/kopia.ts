@@ -44,6 +44,7 @@ export async function runKopia(
   kopia: KopiaContext,
   args: string[],
   onStderrLine: (line: string) => void = (line) => kopia.log.debug(`kopia: ${line}`),
+  options: { stdout?: "capture" | "inherit" } = {},
 ): Promise<KopiaResult> {
   kopia.log.debug(`running kopia ${args.join(" ")}`);
   const process = $({
@@ -52,6 +53,8 @@ export async function runKopia(
     quiet: true,
     verbose: false,
     detached: true, // own process group: a cancel reaches kopia, not only the wrapping shell
+    // inherit: kopia writes straight to our stdout (a restored file streamed to a pipe), never held in memory
+    stdio: ["pipe", options.stdout === "inherit" ? "inherit" : "pipe", "pipe"],
   })`exec ${kopia.binary} ${args}`;
   running = process;
   let pending = "";
@@ -137,15 +140,21 @@ export function kopiaFailure(kopia: KopiaContext, result: KopiaResult, what: str
 
 export type Connection = "reused" | "connected" | "created";
 
+export interface ConnectOptions {
+  allowCreate: boolean;
+  /** Connect with `--readonly` (kopia-restore): kopia then refuses every write to the repository. */
+  readOnly?: boolean;
+}
+
 /**
  * Connects to the repository, creating it only when the storage holds nothing at all and
  * `allowCreate` says so. A previous connection with the same storage and identity is reused (no
  * kopia call). Connecting and creating happen under a lock per repository, so several processes
  * on one machine (cron lines, parallel runs) never create the same repository twice.
  */
-export async function connectOrCreate(kopia: KopiaContext, options: { allowCreate: boolean }): Promise<Connection> {
+export async function connectOrCreate(kopia: KopiaContext, options: ConnectOptions): Promise<Connection> {
   const fingerprintFile = `${kopia.configFile}.kopia-k8s`;
-  const fingerprint = connectionFingerprint(kopia);
+  const fingerprint = connectionFingerprint(kopia, options.readOnly);
   const connected = async () =>
     (await readFile(fingerprintFile, "utf8").catch(() => "")) === fingerprint && (await Bun.file(kopia.configFile).exists());
   // Credentials that changed since the last connect are checked by connecting again: kopia's
@@ -167,20 +176,21 @@ export async function connectOrCreate(kopia: KopiaContext, options: { allowCreat
 const RACE_RETRIES = 3;
 const RACE_RETRY_MS = 500;
 
-async function connectOrCreateLocked(kopia: KopiaContext, options: { allowCreate: boolean }): Promise<Exclude<Connection, "reused">> {
+async function connectOrCreateLocked(kopia: KopiaContext, options: ConnectOptions): Promise<Exclude<Connection, "reused">> {
   await mkdir(dirname(kopia.configFile), { recursive: true });
   await mkdir(kopia.cacheDir, { recursive: true });
   await mkdir(kopia.logDir, { recursive: true });
   await assertNoForeignFiles(kopia.repository);
 
   const identityArgs = [`--override-hostname=${kopia.hostname}`, `--override-username=${kopia.username}`, `--cache-directory=${kopia.cacheDir}`, ...cacheSizeArgs(kopia.cacheSizeMB)];
-  const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs]);
+  const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs, ...(options.readOnly ? ["--readonly"] : [])]);
   const fail = (result: KopiaResult) =>
     kopiaFailure(kopia, result, "connecting to the repository", () => repositoryError(`repository ${kopia.repository.url}: ${kopiaErrorMessage(result.stderr)}`));
 
   const first = await connect();
   if (first.exitCode === 0) return "connected";
   if (!isUninitialized(kopia.repository, first.stderr)) throw fail(first);
+  if (options.readOnly) throw nothingToReadError(kopia.repository);
   if (!options.allowCreate) throw notInitializedError(kopia.repository);
 
   kopia.log.info(`repository ${kopia.repository.url} is empty: creating a new Kopia repository`);
@@ -213,6 +223,9 @@ const notInitializedError = (repository: Repository) =>
       (repository.kind === "filesystem" ? "; a filesystem repository must be the same folder on every node (e.g. NFS)" : ""),
   );
 
+const nothingToReadError = (repository: Repository) =>
+  repositoryError(`repository ${repository.url}: not initialized: there is no Kopia repository there, so nothing to read (nothing was created); check --repository (KK_REPOSITORY)`);
+
 /**
  * kopia's own check only looks for its blob prefixes, so it would create a repository inside a
  * folder full of someone else's files, and even a connect writes a `.shards` file there. A
@@ -235,8 +248,8 @@ function isUninitialized(repository: Repository, stderr: string): boolean {
 
 /** Changes when anything the connection depends on changes. The password is left out on purpose:
  * kopia checks it on every command, and a hash of it on disk would only help an attacker. */
-function connectionFingerprint(kopia: KopiaContext): string {
-  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.cacheSizeMB ?? 0, kopia.binary]);
+function connectionFingerprint(kopia: KopiaContext, readOnly = false): string {
+  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.cacheSizeMB ?? 0, kopia.binary, ...(readOnly ? ["readonly"] : [])]);
   return new Bun.CryptoHasher("sha256").update(identity).digest("hex");
 }
 

@@ -48,7 +48,7 @@ export function parseLogFormat(value: string | undefined): LogFormat {
   throw usageError(`--log-format: '${value}' is not a log format; use text or json (KK_LOG_FORMAT)`);
 }
 
-const jsonReporter: ConsolaReporter = {
+const jsonReporter = (fd: number): ConsolaReporter => ({
   log(logObj: LogObject) {
     const [first, ...rest] = logObj.args.map(redactDeep);
     const fields = rest.length === 1 && isPlainObject(rest[0]) ? rest[0] : undefined;
@@ -59,9 +59,9 @@ const jsonReporter: ConsolaReporter = {
       msg: message,
       ...fields,
     });
-    writeLine(STDOUT, line);
+    writeLine(fd, line);
   },
-};
+});
 
 /** Log arguments as one string: strings as they are, anything else inspected (like console.log). */
 const formatArgs = (args: unknown[]) => args.map((arg) => (typeof arg === "string" ? arg : Bun.inspect(arg))).join(" ");
@@ -91,7 +91,7 @@ const LEVEL_COLORS: Record<string, string> = { error: "31", fatal: "31", warn: "
  * On a terminal the time is local `HH:MM:SS`; elsewhere (cron mail, pod logs, files) it is UTC
  * RFC 3339, which also spares a non-interactive run the ~5 ms of loading the local time zone.
  */
-function textReporter(terminal: boolean): ConsolaReporter {
+function textReporter(terminal: boolean, infoFd: number): ConsolaReporter {
   const colors = terminal && !process.env.NO_COLOR;
   return {
     log(logObj) {
@@ -100,7 +100,7 @@ function textReporter(terminal: boolean): ConsolaReporter {
       const level = logObj.type === "log" ? "info" : logObj.type;
       const label = colors ? `\x1b[${LEVEL_COLORS[level] ?? "0"}m${level.padEnd(7)}\x1b[0m` : level.padEnd(7);
       const time = terminal ? logObj.date.toTimeString().slice(0, 8) : `${logObj.date.toISOString().slice(0, 19)}Z`;
-      writeLine(logObj.level <= 1 ? STDERR : STDOUT, `${time} ${label} ${redact(formatArgs(args))}`);
+      writeLine(logObj.level <= 1 ? STDERR : infoFd, `${time} ${label} ${redact(formatArgs(args))}`);
     },
   };
 }
@@ -131,10 +131,14 @@ let activeLogger: ConsolaInstance | undefined;
 /** The script's logger once options are parsed; failures before that go to plain stderr. */
 export const currentLogger = () => activeLogger;
 
-/** One logger per script: readable text on a terminal, or one JSON object per line. */
-export function createLogger(options: { format: LogFormat; debug: boolean }): ConsolaInstance {
+/**
+ * One logger per script: readable text on a terminal, or one JSON object per line. `stderrOnly`:
+ * every line goes to stderr, for a script whose stdout carries data (kopia-restore's list or file).
+ */
+export function createLogger(options: { format: LogFormat; debug: boolean; stderrOnly?: boolean }): ConsolaInstance {
   const level = options.debug ? 4 : 3;
-  const reporter = options.format === "json" ? jsonReporter : textReporter(isTerminal(STDOUT));
+  const infoFd = options.stderrOnly ? STDERR : STDOUT;
+  const reporter = options.format === "json" ? jsonReporter(infoFd) : textReporter(isTerminal(infoFd), infoFd);
   activeLogger = createConsola({ level, throttle: 0, reporters: [reporter] });
   return activeLogger;
 }
