@@ -181,6 +181,10 @@ async function connectOrCreateLocked(kopia: KopiaContext, options: ConnectOption
   await mkdir(kopia.cacheDir, { recursive: true });
   await mkdir(kopia.logDir, { recursive: true });
   await assertNoForeignFiles(kopia.repository);
+  // Even a read-only connect writes kopia's `.shards` file into an empty filesystem location.
+  if (options.readOnly && kopia.repository.localPath && !(await Bun.file(`${kopia.repository.localPath}/kopia.repository.f`).exists())) {
+    throw nothingToReadError(kopia.repository);
+  }
 
   const identityArgs = [`--override-hostname=${kopia.hostname}`, `--override-username=${kopia.username}`, `--cache-directory=${kopia.cacheDir}`, ...cacheSizeArgs(kopia.cacheSizeMB)];
   const connect = () => runKopia(kopia, ["repository", "connect", ...kopia.repository.storageArgs, ...identityArgs, ...(options.readOnly ? ["--readonly"] : [])]);
