@@ -27,10 +27,30 @@ describe("compiled dist/ binaries", () => {
     const restored = join(await tempDir(), "restored");
     await kopia.restore(snapshot!.id, restored);
     expect(await describeTree(restored)).toEqual(await describeTree(data));
+
+    const restoredByScript = join(await tempDir(), "restored-by-kopia-restore");
+    const restore = await runScript("kopia-restore", ["--hostname", "compiled", "--username", "dist", "--repository", `filesystem://${repo}`, "--target", restoredByScript], env, { compiled: true, cwd });
+    expect(restore.exitCode, restore.output).toBe(0);
+    expect(await describeTree(restoredByScript)).toEqual(await describeTree(data));
+  });
+
+  test("the kopia scripts never load @kubernetes/client-node (bun build --metafile); operator-backup does", async () => {
+    const inputsOf = async (script: string) => {
+      const out = await tempDir();
+      const build = Bun.spawnSync(["bun", "build", join("scripts", `${script}.ts`), "--target=bun", "--outdir", out, `--metafile=${join(out, "meta.json")}`], { cwd: repoRoot, stdout: "pipe", stderr: "pipe" });
+      if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+      return Object.keys(JSON.parse(await Bun.file(join(out, "meta.json")).text()).inputs as Record<string, unknown>);
+    };
+    for (const script of ["kopia-backup", "kopia-maintenance", "kopia-restore"]) {
+      const inputs = await inputsOf(script);
+      expect(inputs.some((input) => input.includes("shared/")), script).toBe(true);
+      expect(inputs.filter((input) => input.includes("@kubernetes/client-node")), script).toEqual([]);
+    }
+    expect((await inputsOf("operator-backup")).some((input) => input.includes("@kubernetes/client-node"))).toBe(true);
   });
 
   test("each binary answers --help and a bad flag with exit 2", async () => {
-    for (const name of ["kopia-backup", "kopia-maintenance"] as const) {
+    for (const name of ["kopia-backup", "kopia-maintenance", "kopia-restore"] as const) {
       const help = await runScript(name, ["--help"], {}, { compiled: true });
       expect(help.exitCode).toBe(0);
       expect(help.stdout).toContain("--repository <url>");
