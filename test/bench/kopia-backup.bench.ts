@@ -13,8 +13,9 @@
  * (path of another kopia-backup build to measure alongside).
  */
 import { statfsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { ensureCorpus } from "./bench-corpus.ts";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..", "..");
@@ -26,7 +27,7 @@ const toolsBin = Bun.spawnSync(["bash", join(root, "test/tools/provision.sh"), "
 const kopiaBinary = join(toolsBin, "kopia");
 const password = "bench-password";
 
-const corpus = await ensureCorpus(join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "kopia-k8s", `bench-corpus-${fileCount}`), fileCount);
+const corpus = await ensureCorpus(fileCount);
 const work = await mkdtemp(join(process.env.KK_BENCH_WORKDIR ?? (freeGiB("/dev/shm") >= 4 ? "/dev/shm" : tmpdir()), "kk-bench-"));
 // Flush a freshly written corpus and read it once, so no contender pays for writeback or cold cache.
 Bun.spawnSync(["sync"]);
@@ -146,22 +147,4 @@ function freeGiB(path: string): number {
   } catch {
     return 0;
   }
-}
-
-async function ensureCorpus(dir: string, files: number): Promise<string> {
-  const marker = join(dir, "..", `bench-corpus-${files}.complete`);
-  const randomBytes = (size: number) => {
-    const bytes = new Uint8Array(size);
-    for (let offset = 0; offset < size; offset += 65536) crypto.getRandomValues(bytes.subarray(offset, offset + 65536));
-    return bytes;
-  };
-  if (await Bun.file(marker).exists()) return dir;
-  await rm(dir, { recursive: true, force: true });
-  for (let index = 0; index < files; index++) {
-    const folder = join(dir, `d${Math.floor(index / 256)}`);
-    if (index % 256 === 0) await mkdir(folder, { recursive: true });
-    await Bun.write(join(folder, `f${index}.bin`), randomBytes(fileKiB * 1024));
-  }
-  await Bun.write(marker, "");
-  return dir;
 }

@@ -114,9 +114,9 @@ describe("kopia-restore selection on MinIO (three snapshots with controlled time
     const lines = list.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^NAMESPACE\s+PVC\s+ID\s+TIME\s+FILES\s+SIZE\s+ERRORS$/);
     expect(lines.slice(1).map((line) => line.split(/\s+/).slice(0, 4))).toEqual([
-      ["apps", "data", ids[2], "2026-05-03T03:00:00Z"],
-      ["apps", "data", ids[1], "2026-05-02T03:00:00Z"],
-      ["apps", "data", ids[0], "2026-05-01T03:00:00Z"],
+      ["apps", "data", ids[2]!, "2026-05-03T03:00:00Z"],
+      ["apps", "data", ids[1]!, "2026-05-02T03:00:00Z"],
+      ["apps", "data", ids[0]!, "2026-05-01T03:00:00Z"],
     ]);
     const all = await runScript("kopia-restore", ["--list", "--all"], env);
     expect(all.stdout.trimEnd().split("\n").slice(1).map((line) => line.split(/\s+/).slice(0, 2).join("/"))).toEqual(["apps/cache", "apps/data", "apps/data", "apps/data"]);
