@@ -17,4 +17,4 @@ bun scripts/kopia-backup.ts \
   --config-path "$state/config" \
   --summary-file "$state/last-summary.json" \
   "$@"
-echo "demo: summary in $state/last-summary.json; restore with: kopia snapshot restore <id> <folder> (config in $state/config)" >&2
+echo "demo: summary in $state/last-summary.json; restore it into a new folder and compare with: npm run demo:restore" >&2
