@@ -126,17 +126,21 @@ export function writeLine(fd: number, line: string): void {
   }
 }
 
-let activeLogger: ConsolaInstance | undefined;
-
-/** The script's logger once options are parsed; failures before that go to plain stderr. */
-export const currentLogger = () => activeLogger;
-
-/** One logger per script: readable text on a terminal, or one JSON object per line. */
-export function createLogger(options: { format: LogFormat; debug: boolean }): ConsolaInstance {
-  const level = options.debug ? 4 : 3;
-  const reporter = options.format === "json" ? jsonReporter : textReporter(isTerminal(STDOUT));
-  activeLogger = createConsola({ level, throttle: 0, reporters: [reporter] });
-  return activeLogger;
-}
-
 export type Logger = ConsolaInstance;
+
+/**
+ * The script's one logger, imported wherever something is logged. Plain text until the options
+ * are read; configureLog then sets the format and level the user asked for.
+ */
+export const log: Logger = createConsola({ level: 3, throttle: 0, reporters: [textReporter(isTerminal(STDOUT))] });
+
+let configured = false;
+
+/** Whether configureLog ran: failures before it go to plain stderr, named by the script. */
+export const logConfigured = () => configured;
+
+export function configureLog(options: { format: LogFormat; debug: boolean }): void {
+  log.level = options.debug ? 4 : 3;
+  log.setReporters([options.format === "json" ? jsonReporter : textReporter(isTerminal(STDOUT))]);
+  configured = true;
+}
