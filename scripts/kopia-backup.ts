@@ -5,62 +5,49 @@
  * the snapshot, reports one result line, the summary file and metrics, and exits with a code
  * that tells success, partial, incomplete and fatal apart.
  */
-import { applyRetention, backupMetrics, createSnapshot, failedRunMetrics, failedSummary, reportBackup, resolveBackupSettings, RETENTION_KEYS, writeSummaryFile } from "../shared/backup.ts";
+import { backupMetrics, failedRunMetrics, failedSummary, reportBackup, writeSummaryFile } from "../shared/kopia/backup-report.ts";
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
-import { cancelRunningKopia, connectOrCreate, kopiaCancelRequested, sourceName } from "../shared/kopia.ts";
-import { declareKopiaOptions, machineIdentity, resolveCommonSettings, resolveIdentity, resolveKopiaContext } from "../shared/kopia-options.ts";
+import { connectOrCreate } from "../shared/kopia/connect.ts";
+import { kopiaContext } from "../shared/kopia/context.ts";
+import { backupFolder, kopiaBackupOptions } from "../shared/kopia/kopia-backup-options.ts";
+import { sourceName } from "../shared/kopia/run.ts";
+import { applyRetention, createSnapshot } from "../shared/kopia/snapshot-create.ts";
+import { log } from "../shared/log.ts";
 import { publishMetrics, type Sample } from "../shared/metrics.ts";
-import { flagOrEnv, parseBoolean } from "../shared/options.ts";
+import { declareOptions, readOptions } from "../shared/option-table.ts";
+import { retentionFrom } from "../shared/retention.ts";
+import { startLogging } from "../shared/script-options.ts";
+import { abortOnSignals } from "../shared/signals.ts";
 import type { BackupSummary } from "../shared/snapshot.ts";
 
 const cli = createCli("kopia-backup");
 const command = cli.command("", "Snapshot one folder into a Kopia repository");
-command
-  .option("--path <dir>", "Folder to back up (env KK_BACKUP_PATH)")
-  .option("--source-path <path>", "Path recorded in Kopia for this source (env KK_SOURCE_PATH) [default: --path]")
-  .option("--hostname <name>", "Kopia identity host (env KK_HOSTNAME) [default: this machine's hostname]")
-  .option("--username <name>", "Kopia identity user (env KK_USERNAME) [default: the current user]")
-  .option("--tag <key:value>", "Tag the snapshot; repeatable (env KK_TAGS, comma-separated)")
-  .option("--description <text>", "Snapshot description (env KK_DESCRIPTION)");
-for (const unit of RETENTION_KEYS) {
-  command.option(`--keep-${unit} <n>`, `Retention: keep ${unit} snapshots (env KK_KEEP_${unit.toUpperCase()})`);
-}
-command
-  .option("--summary-file <file>", "Write the JSON summary here, e.g. /dev/termination-log (env KK_SUMMARY_FILE)")
-  .option("--no-create", "Never create the repository; fail when the storage is empty (env KK_CREATE=false; operator-backup's Jobs use it)");
-declareKopiaOptions(command);
+declareOptions(command, kopiaBackupOptions);
 
 command.action(async (flags: Record<string, unknown>) => {
-  const common = resolveCommonSettings(flags);
-  const { log } = common;
-  const settings = await resolveBackupSettings(flags);
-  const identity = resolveIdentity(flags, machineIdentity());
-  const kopia = resolveKopiaContext(flags, identity, log);
-  const source = sourceName(identity, settings.sourcePath);
-  const createEnv = flagOrEnv(undefined, "KK_CREATE");
-  const allowCreate = flags.create !== false && (createEnv === undefined || parseBoolean(createEnv, "KK_CREATE"));
-
-  const cancel = (signal: NodeJS.Signals) => {
-    log.warn(`${signal} received: cancelling the snapshot (kopia saves what it has as incomplete)`);
-    cancelRunningKopia(signal);
-  };
-  process.on("SIGTERM", cancel).on("SIGINT", cancel);
+  startLogging(flags);
+  const settings = readOptions(flags, kopiaBackupOptions);
+  const path = await backupFolder(settings.path);
+  const sourcePath = (settings.sourcePath ?? path).replace(/(.)\/+$/, "$1");
+  const signal = abortOnSignals({ first: (received) => log.warn(`${received} received: cancelling the snapshot (kopia saves what it has as incomplete)`) });
+  const kopia = kopiaContext(settings, settings, signal);
+  const source = sourceName(kopia, sourcePath);
   const stopIfCancelled = () => {
-    if (kopiaCancelRequested()) throw new KkError("cancelled before the snapshot started; nothing was saved", ExitCode.incomplete);
+    if (signal.aborted) throw new KkError("cancelled before the snapshot started; nothing was saved", ExitCode.incomplete);
   };
 
-  log.info(`backing up ${settings.path} as ${source} into ${kopia.repository.url}`);
-  const publish = (samples: Sample[]) => publishMetrics(common, "kopia_k8s_backup", source, samples, (message) => log.warn(message));
+  log.info(`backing up ${path} as ${source} into ${kopia.repository.url}`);
+  const publish = (samples: Sample[]) => publishMetrics(settings, "kopia_k8s_backup", source, samples, (message) => log.warn(message));
   const startedAt = new Date();
   let summary: BackupSummary;
   try {
-    const connection = await connectOrCreate(kopia, { allowCreate });
+    const connection = await connectOrCreate(kopia, { allowCreate: settings.create });
     if (connection !== "reused") log.info(`repository ${connection}: ${kopia.repository.url}`);
     stopIfCancelled();
-    await applyRetention(kopia, source, settings.retention);
+    await applyRetention(kopia, source, retentionFrom(settings));
     stopIfCancelled();
-    summary = await createSnapshot(kopia, settings, source);
+    summary = await createSnapshot(kopia, { path, sourcePath, tags: settings.tags, ...(settings.description ? { description: settings.description } : {}) }, source);
   } catch (error) {
     const failure = error instanceof KkError ? error : new KkError(String(error instanceof Error ? error.message : error), ExitCode.failed);
     await writeSummaryFile(settings.summaryFile, failedSummary(source, failure, startedAt));
@@ -68,7 +55,7 @@ command.action(async (flags: Record<string, unknown>) => {
     throw failure;
   }
 
-  reportBackup(log, summary);
+  reportBackup(summary);
   await writeSummaryFile(settings.summaryFile, summary);
   await publish(backupMetrics(summary));
   return summary.exitCode;

@@ -7,18 +7,22 @@
  */
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
-import { cancelRunningKopia, connectOrCreate, kopiaCancelRequested } from "../shared/kopia.ts";
-import { declareKopiaOptions, resolveCommonSettings, resolveKopiaContext } from "../shared/kopia-options.ts";
-import { writeLine } from "../shared/log.ts";
+import { connectOrCreate } from "../shared/kopia/connect.ts";
+import { kopiaContext } from "../shared/kopia/context.ts";
+import { kopiaOptions } from "../shared/kopia/options.ts";
+import { log, writeLine } from "../shared/log.ts";
+import { declareOptions, readOptions } from "../shared/option-table.ts";
 import { listSnapshots, resolveEntry, runRestore, streamFile } from "../shared/restore/kopia-reads.ts";
 import { snapshotRows, snapshotTable } from "../shared/restore/list-table.ts";
-import { declareRestoreOptions, resolveRestoreSettings } from "../shared/restore/options.ts";
+import { kopiaRestoreOptions, resolveRestoreSettings } from "../shared/restore/options.ts";
 import { restoreArgs } from "../shared/restore/restore-args.ts";
 import { selectSnapshot } from "../shared/restore/selection.ts";
 import { sourceOf } from "../shared/restore/snapshots.ts";
 import { describeFilter, matchesSource, sourcePaths } from "../shared/restore/source.ts";
 import { summarizeRestore, summaryWithoutRestore, writeRestoreSummary, type RestoreResult, type RestoreTarget } from "../shared/restore/summary.ts";
 import { inspectTarget, refusedError, targetForEntry, targetRefusal } from "../shared/restore/target.ts";
+import { startLogging } from "../shared/script-options.ts";
+import { abortOnSignals } from "../shared/signals.ts";
 import { formatBytes } from "../shared/snapshot.ts";
 
 /** The identity kopia-restore connects as: its own config file, never a backup's. */
@@ -26,20 +30,14 @@ const RESTORE_IDENTITY = { hostname: "kopia-k8s", username: "restore" };
 
 const cli = createCli("kopia-restore");
 const command = cli.command("", "List or restore snapshots of a Kopia repository (read-only)");
-declareRestoreOptions(command);
-declareKopiaOptions(command);
+declareOptions(command, kopiaRestoreOptions);
 
 command.action(async (flags: Record<string, unknown>) => {
   // stdout carries only what was asked for (the list, a streamed file): every log line goes to stderr.
-  const { log } = resolveCommonSettings(flags, { stderrOnly: true });
+  startLogging(flags, { stderrOnly: true });
   const settings = resolveRestoreSettings(flags);
-  const kopia = resolveKopiaContext(flags, RESTORE_IDENTITY, log);
-
-  const cancel = (signal: NodeJS.Signals) => {
-    log.warn(`${signal} received: stopping kopia`);
-    cancelRunningKopia(signal);
-  };
-  process.on("SIGTERM", cancel).on("SIGINT", cancel);
+  const signal = abortOnSignals({ first: (received) => log.warn(`${received} received: stopping kopia`) });
+  const kopia = kopiaContext(readOptions(flags, kopiaOptions), RESTORE_IDENTITY, signal);
 
   const startedAt = performance.now();
   const seconds = () => Math.round(performance.now() - startedAt) / 1000;
@@ -92,7 +90,7 @@ command.action(async (flags: Record<string, unknown>) => {
       await writeRestoreSummary(settings.summaryFile, summaryWithoutRestore("dry-run", ExitCode.ok, message, plan, seconds()));
       return ExitCode.ok;
     }
-    if (kopiaCancelRequested()) throw new KkError("cancelled before the restore started; nothing was written", ExitCode.incomplete);
+    if (signal.aborted) throw new KkError("cancelled before the restore started; nothing was written", ExitCode.incomplete);
 
     if (target === "-") {
       await streamFile(kopia, entry);
@@ -111,7 +109,7 @@ command.action(async (flags: Record<string, unknown>) => {
       counts: restored.counts,
       kopiaExitCode: restored.exitCode,
       kopiaError: restored.error,
-      cancelled: kopiaCancelRequested(),
+      cancelled: signal.aborted,
       durationSeconds: seconds(),
     });
     await writeRestoreSummary(settings.summaryFile, summary);

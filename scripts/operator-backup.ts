@@ -1,38 +1,44 @@
 #!/usr/bin/env bun
 /**
  * operator-backup: back up every PVC of the cluster, once, and exit.
- * Lists running pods, PVCs and PVs (one call each), runs the pre-backup hooks one by one (any
- * failure aborts before a Job exists), runs one kopia-backup Job per PVC on the node that mounts
- * it with bounded parallelism, runs post-backup hooks and maintenance, prints a summary table, and
+ * Lists running pods, PVCs and PVs (one call each), makes sure the repository exists, runs the
+ * pre-backup hooks one by one (any failure aborts before a backup Job exists), runs one
+ * kopia-backup Job per PVC on the node that mounts it with bounded parallelism, runs each pod's
+ * post-backup hook as soon as its volumes are done, then maintenance, prints a summary table, and
  * exits 0 only if everything succeeded.
  */
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
-import { connectKube } from "../shared/kube/client.ts";
-import { runHook } from "../shared/kube/hooks.ts";
-import { createJobPool, type JobOutcome } from "../shared/kube/job-pool.ts";
-import { buildBackupJob } from "../shared/kube/job-spec.ts";
-import { maintenanceNamespaceOf, repositoryJobPool } from "../shared/kube/repository-job.ts";
-import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/kube/names.ts";
-import { declareOperatorOptions, jobSettingsFrom, resolveOperatorSettings, type OperatorSettings } from "../shared/kube/operator-options.ts";
-import { assertRunIdUnused, describePlan, discover } from "../shared/kube/discovery.ts";
-import { withoutPodsOf, type HookPlan } from "../shared/kube/plan.ts";
-import { PostHookQueue, undoPreHooks } from "../shared/kube/post-hooks.ts";
-import { formatTable, reportRow } from "../shared/kube/report.ts";
-import { withRunMetrics, type RunTally } from "../shared/kube/run-metrics.ts";
-import { checkServerVersion } from "../shared/kube/server-version.ts";
+import { log } from "../shared/log.ts";
+import { declareOptions } from "../shared/option-table.ts";
+import { connectKube } from "../shared/operator/client.ts";
+import { assertRunIdUnused, describePlan, discover } from "../shared/operator/discovery.ts";
+import { runHook } from "../shared/operator/hooks.ts";
+import { createJobPool } from "../shared/operator/job-pool.ts";
+import { buildBackupJob } from "../shared/operator/job-spec.ts";
+import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/operator/names.ts";
+import { jobSettingsFrom, operatorBackupOptions, resolveOperatorSettings, type OperatorSettings } from "../shared/operator/operator-backup-options.ts";
+import { withoutPodsOf, type HookPlan } from "../shared/operator/plan.ts";
+import { PostHookQueue, undoPreHooks } from "../shared/operator/post-hooks.ts";
+import { runPreHooks } from "../shared/operator/pre-hooks.ts";
+import { doneLine, formatTable, notStartedRow, reportRow, runVerdict, type ReportRow } from "../shared/operator/report.ts";
+import { maintenanceNamespaceOf, runRepositoryJob } from "../shared/operator/repository-job.ts";
+import { withRunMetrics, type RunTally } from "../shared/operator/run-metrics.ts";
+import { checkServerVersion } from "../shared/operator/server-version.ts";
+import { startLogging } from "../shared/script-options.ts";
+import { abortOnSignals, receivedSignal } from "../shared/signals.ts";
 
 const cli = createCli("operator-backup");
 const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
-declareOperatorOptions(command);
+declareOptions(command, operatorBackupOptions);
 
 command.action(async (flags: Record<string, unknown>) => {
+  startLogging(flags);
   const settings = resolveOperatorSettings(flags);
   return withRunMetrics(settings, (tally) => backUpCluster(settings, tally));
 });
 
 async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promise<number> {
-  const { log } = settings;
   const kube = connectKube();
   const version = await checkServerVersion(kube);
   log.info(`run ${settings.runId}: discovering pods and volumes on ${kube.config.getCurrentCluster()?.server} (Kubernetes ${version})`);
@@ -41,37 +47,31 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   for (const line of describePlan(plan, settings)) log.info(line);
   if (settings.dryRun) return ExitCode.ok;
 
-  let signal: NodeJS.Signals | undefined;
-  let cancelPool = async () => {};
   const exitCodeOf = (received: NodeJS.Signals) => (received === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-  const onSignal = (received: NodeJS.Signals) => {
-    if (signal) {
+  const signal = abortOnSignals({
+    first: (received) => log.warn(`${received} received: starting nothing new, deleting this run's unfinished Jobs (again to exit at once)`),
+    again: (received) => {
       log.warn(`${received} again: exiting now; remove what this run leaves with: kubectl delete jobs,secrets -A -l ${LABEL_RUN_ID}=${settings.runId}`);
       process.exit(exitCodeOf(received));
-    }
-    signal = received;
-    log.warn(`${received} received: starting nothing new, deleting this run's unfinished Jobs (again to exit at once)`);
-    void cancelPool();
+    },
+  });
+  const stopped = () => {
+    const received = receivedSignal(signal)!;
+    log.warn(`run ${settings.runId} stopped by ${received}: exit ${exitCodeOf(received)}`);
+    return exitCodeOf(received);
   };
-  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
-  const signalExit = () => {
-    const code = exitCodeOf(signal!);
-    log.warn(`run ${settings.runId} stopped by ${signal}: exit ${code}`);
-    return code;
-  };
-  const runPostHook = (hook: HookPlan) => runHook(kube.config, hook, log, "post-backup", settings.hookShell);
+  const runPost = (hook: HookPlan) => runHook(kube.config, hook, { phase: "post-backup", shell: settings.hookShell });
+  const runPre = (hook: HookPlan) => runHook(kube.config, hook, { phase: "pre-backup", shell: settings.hookShell });
   const jobSettings = jobSettingsFrom(settings);
   const runnable = plan.targets.filter((target) => !target.problem);
 
-  // The repository is connected to, or created on empty storage, by one Job before any hook or
+  // 1. The repository is connected to, or created on empty storage, by one Job before any hook or
   // backup: backup Jobs never create it (Jobs starting together would each write one), and a wrong
   // password or unreachable storage stops the run before any app is frozen.
-  if (settings.runIdGiven) await assertRunIdUnused(kube, settings.runId, settings.namespaces.length ? [...settings.namespaces, maintenanceNamespaceOf(kube, settings)] : []);
+  if (settings.givenRunId) await assertRunIdUnused(kube, settings.runId, settings.namespaces.length ? [...settings.namespaces, maintenanceNamespaceOf(kube, settings)] : []);
   if (runnable.length > 0) {
-    const init = repositoryJobPool(kube, settings, jobSettings, "init", runnable[0]);
-    cancelPool = () => init.cancel();
-    const outcome = await init.run();
-    if (signal) return signalExit();
+    const outcome = await runRepositoryJob(kube, settings, jobSettings, { role: "init", firstBackup: runnable[0], signal });
+    if (signal.aborted) return stopped();
     if (outcome?.result !== "succeeded") {
       const why = outcome?.message ?? outcome?.result ?? "no outcome";
       // kopia-maintenance's own exit 5 means the repository itself cannot be used; anything else is a Job that failed.
@@ -79,101 +79,59 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
     }
   }
 
-  // A pod whose pre-backup hook ran (say, it froze writes) gets its post-backup hook even when the
-  // run stops before its backup: a failed hook elsewhere or a signal must not leave it frozen.
-  // With on-error "continue" (the flag or the pod's annotation), a failed hook only costs its pod's
-  // volumes: that pod is thawed now, and its volumes are reported not started.
-  const hooked: HookPlan[] = [];
-  const failedHooks: HookPlan[] = [];
-  try {
-    for (const hook of plan.preHooks) {
-      if (signal) break;
-      hooked.push(hook);
-      try {
-        await runHook(kube.config, hook, log, "pre-backup", settings.hookShell);
-      } catch (error) {
-        if (hook.onError !== "continue" || !(error instanceof KkError)) throw error;
-        log.error(`${error.message}; going on without the volumes of ${hook.namespace}/${hook.pod} (on error: continue)`);
-        failedHooks.push(hook);
-      }
-    }
-  } catch (error) {
-    await undoPreHooks(plan.postHooks, hooked, runPostHook, log);
-    throw error;
+  // 2. Pre-backup hooks, one at a time. A pod whose hook ran (say, it froze writes) gets its
+  // post-backup hook whatever happens next; a pod whose hook failed with on-error "continue" is
+  // thawed now and its volumes are reported not started.
+  const preHooks = await runPreHooks(plan.preHooks, { runPre, runPost, postHooks: plan.postHooks, signal });
+  if (signal.aborted) {
+    await undoPreHooks(plan.postHooks, preHooks.started, runPost);
+    return stopped();
   }
-  if (signal) {
-    await undoPreHooks(plan.postHooks, hooked, runPostHook, log);
-    return signalExit();
-  }
-  await undoPreHooks(plan.postHooks, failedHooks, runPostHook, log);
-  const { toBackUp, blocked } = withoutPodsOf(failedHooks, runnable);
+  await undoPreHooks(plan.postHooks, preHooks.failed, runPost);
+  const { toBackUp, blocked } = withoutPodsOf(preHooks.failed, runnable);
 
-  const jobs = toBackUp.map((target) => buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings));
-  const thawed = (hook: HookPlan) => failedHooks.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
-  const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPostHook, log);
-
-  let done = 0;
-  const total = jobs.length;
-  const pool = createJobPool(kube, jobs, {
+  // 3. One backup Job per PVC; each pod's post-backup hook runs once all of its volumes are done.
+  const work = toBackUp.map((target) => ({ target, job: buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings) }));
+  const thawed = (hook: HookPlan) => preHooks.failed.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
+  const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPost);
+  const pool = createJobPool(kube, work, {
     concurrency: settings.concurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,
     watchTimeoutSeconds: settings.watchTimeoutSeconds,
     selector: `${LABEL_RUN_ID}=${settings.runId},${LABEL_ROLE}=backup`,
     namespaced: settings.namespaces.length > 0,
     ...(settings.userSecretName ? {} : { secretData: settings.secretData }),
-    log,
-    onDone: (outcome) => {
-      done++;
-      const row = reportRow(outcome);
-      const line = `${done} of ${total} done: ${row.namespace}/${row.pvc} ${row.result} on ${row.node}${row.message ? `: ${row.message}` : ""}`;
-      if (outcome.result === "succeeded") log.success(line);
-      else log.error(line);
-      postHooks.targetDone(row.namespace, row.pvc);
-    },
+    signal,
   });
-  cancelPool = () => pool.cancel();
   postHooks.startIdle();
-  let outcomes: JobOutcome[];
+  const rows: ReportRow[] = [];
   try {
-    outcomes = await pool.run();
+    for await (const outcome of pool.outcomes()) {
+      const row = reportRow(outcome);
+      rows.push(row);
+      log[outcome.result === "succeeded" ? "success" : "error"](doneLine(row, rows.length, work.length));
+      postHooks.targetDone(outcome.target);
+    }
   } catch (error) {
     // Whatever stopped the pool, no hooked pod stays frozen: the hooks its Jobs' ends queued run,
     // then those of pods whose backups never reported an end.
     await postHooks.drained();
-    await undoPreHooks(postHooks.notQueued(), hooked, runPostHook, log);
+    await undoPreHooks(postHooks.notQueued(), preHooks.started, runPost);
     throw error;
   }
   const problems = [...plan.targets.filter((target) => target.problem), ...blocked];
   for (const target of problems) log.error(`${target.namespace}/${target.pvc}: ${target.problem}`);
   await postHooks.drained();
 
-  let maintenanceOutcome: JobOutcome | undefined;
-  if (settings.maintenance && !signal && jobs.length > 0) {
-    const maintenance = repositoryJobPool(kube, settings, jobSettings, "maintenance", toBackUp[0]);
-    cancelPool = () => maintenance.cancel();
-    maintenanceOutcome = await maintenance.run();
-  }
-
-  const rows = outcomes.map(reportRow);
-  for (const target of problems) rows.push({ namespace: target.namespace, pvc: target.pvc, node: target.node ?? "-", result: "not-started", files: "-", bytes: "-", duration: "0s" });
+  // 4. Maintenance, then the summary and the verdict.
+  const maintenance = settings.maintenance && !signal.aborted && work.length > 0
+    ? await runRepositoryJob(kube, settings, jobSettings, { role: "maintenance", firstBackup: toBackUp[0], signal })
+    : undefined;
+  rows.push(...problems.map(notStartedRow));
   log.info(`summary of run ${settings.runId}:\n${formatTable(rows)}`, { rows });
   tally.rows = rows;
-  if (signal) return signalExit();
-
-  const partial = rows.filter((row) => row.result === "partial").length;
-  const failedBackups = rows.filter((row) => row.result !== "success" && row.result !== "partial").length;
-  const maintenanceFailed = maintenanceOutcome !== undefined && maintenanceOutcome.result !== "succeeded";
-  if (failedBackups + postHooks.failures === 0 && !maintenanceFailed && partial > 0) {
-    throw new KkError(`${partial} of ${rows.length} backups are partial: their snapshots were saved without the files they could not read (their Jobs are kept; kubectl logs names the files)`, ExitCode.partial);
-  }
-  const failures = [
-    ...(failedBackups + partial > 0 ? [`${failedBackups + partial} of ${rows.length} backups failed${partial ? ` (${partial} partial)` : ""}`] : []),
-    ...(postHooks.failures > 0 ? [`${postHooks.failures} post-backup hooks failed`] : []),
-    ...(maintenanceFailed ? ["maintenance failed"] : []),
-  ];
-  if (failures.length > 0) throw new KkError(`${failures.join(", ")}; failed Jobs are kept for inspection`, ExitCode.jobsFailed);
-  log.success(`all ${rows.length} backups succeeded`);
-  return ExitCode.ok;
+  if (signal.aborted) return stopped();
+  return runVerdict(rows, { postHookFailures: postHooks.failures, maintenanceFailed: maintenance !== undefined && maintenance.result !== "succeeded" });
 }
 
 await runCli(cli);

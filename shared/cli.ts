@@ -1,6 +1,6 @@
 import { cac, type CAC } from "cac";
 import { ExitCode, KkError } from "./exit-codes.ts";
-import { currentLogger, redact, writeLine } from "./log.ts";
+import { log, logConfigured, redact, writeLine } from "./log.ts";
 
 /**
  * Parses argv with cac and runs the script's single command. Every failure ends in one line on
@@ -83,8 +83,7 @@ function reportFailure(error: unknown, cli: CAC): number {
       : error instanceof Error && error.name === "CACError"
         ? [cliErrorMessage(error, cli), ExitCode.usage]
         : [`unexpected failure: ${error instanceof Error ? error.message : String(error)}`, ExitCode.failed];
-  const log = currentLogger();
-  if (log) log.error(message);
+  if (logConfigured()) log.error(message);
   else writeLine(2, `${cli.name}: ${redact(message)}`);
   return exitCode;
 }

@@ -126,21 +126,23 @@ export function writeLine(fd: number, line: string): void {
   }
 }
 
-let activeLogger: ConsolaInstance | undefined;
-
-/** The script's logger once options are parsed; failures before that go to plain stderr. */
-export const currentLogger = () => activeLogger;
+export type Logger = ConsolaInstance;
 
 /**
- * One logger per script: readable text on a terminal, or one JSON object per line. `stderrOnly`:
- * every line goes to stderr, for a script whose stdout carries data (kopia-restore's list or file).
+ * The script's one logger, imported wherever something is logged. Plain text until the options
+ * are read; configureLog then sets the format and level the user asked for.
  */
-export function createLogger(options: { format: LogFormat; debug: boolean; stderrOnly?: boolean }): ConsolaInstance {
-  const level = options.debug ? 4 : 3;
-  const infoFd = options.stderrOnly ? STDERR : STDOUT;
-  const reporter = options.format === "json" ? jsonReporter(infoFd) : textReporter(isTerminal(infoFd), infoFd);
-  activeLogger = createConsola({ level, throttle: 0, reporters: [reporter] });
-  return activeLogger;
-}
+export const log: Logger = createConsola({ level: 3, throttle: 0, reporters: [textReporter(isTerminal(STDOUT), STDOUT)] });
 
-export type Logger = ConsolaInstance;
+let configured = false;
+
+/** Whether configureLog ran: failures before it go to plain stderr, named by the script. */
+export const logConfigured = () => configured;
+
+/** `stderrOnly`: every line goes to stderr, for a script whose stdout carries data (kopia-restore's list or file). */
+export function configureLog(options: { format: LogFormat; debug: boolean; stderrOnly?: boolean }): void {
+  const infoFd = options.stderrOnly ? STDERR : STDOUT;
+  log.level = options.debug ? 4 : 3;
+  log.setReporters([options.format === "json" ? jsonReporter(infoFd) : textReporter(isTerminal(infoFd), infoFd)]);
+  configured = true;
+}

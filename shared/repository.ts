@@ -1,5 +1,6 @@
 import { usageError } from "./exit-codes.ts";
-import { isAbsolutePath, parseBoolean } from "./options.ts";
+import type { Option } from "./option-table.ts";
+import { flagOrEnv, isAbsolutePath, parseBoolean } from "./options.ts";
 
 /** Kopia's storage backends that kopia-k8s maps from a URL. */
 export type StorageKind = "filesystem" | "s3" | "b2" | "gcs" | "azure" | "sftp" | "webdav" | "rclone";
@@ -250,4 +251,18 @@ export function repositoryUrlFromSeedEnv(env: NodeJS.ProcessEnv): string | undef
 export function repositoryFolderName(repository: Repository, env: NodeJS.ProcessEnv = process.env): string {
   const location = JSON.stringify([repository.storageArgs, repository.kind === "azure" ? env.AZURE_STORAGE_ACCOUNT ?? "" : ""]);
   return `${repository.kind}-${new Bun.CryptoHasher("sha256").update(location).digest("hex").slice(0, 16)}`;
+}
+
+/** --repository for every script: the URL, else the original tool's S3 variables, parsed once. */
+export function repositoryOption(example: string): Option<Repository> {
+  return {
+    flag: "--repository <url>",
+    env: "KK_REPOSITORY",
+    help: "Repository URL (or KK_BUCKET + KK_ENDPOINT for S3)",
+    read(flags) {
+      const url = flagOrEnv(flags.repository, "KK_REPOSITORY") ?? repositoryUrlFromSeedEnv(process.env);
+      if (!url) throw usageError(`--repository: no repository given; set --repository or KK_REPOSITORY, e.g. ${example}`);
+      return parseRepositoryUrl(url);
+    },
+  };
 }

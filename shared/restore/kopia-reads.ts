@@ -1,6 +1,6 @@
 import { ExitCode, KkError } from "../exit-codes.ts";
-import { assertKopiaSucceeded, kopiaErrorMessage, kopiaFailure, runKopia, type KopiaContext } from "../kopia.ts";
-import type { Logger } from "../log.ts";
+import { assertKopiaSucceeded, kopiaErrorMessage, kopiaFailure, runKopia, type KopiaContext } from "../kopia/run.ts";
+import { log } from "../log.ts";
 import { parseRestoredLine, type RestoredCounts } from "./restored-line.ts";
 import { parseSnapshotList, type ListedSnapshot } from "./snapshots.ts";
 
@@ -63,11 +63,11 @@ const PROGRESS_EVERY_MS = 10_000;
 /** Runs `kopia snapshot restore`: progress logged every 10 s, errors as warnings, the closing line read. */
 export async function runRestore(kopia: KopiaContext, args: string[]): Promise<{ exitCode: number; counts?: RestoredCounts; error: string }> {
   let counts: RestoredCounts | undefined;
-  const result = await runKopia(kopia, args, progressLogger(kopia.log, (line) => (counts = parseRestoredLine(line) ?? counts)));
+  const result = await runKopia(kopia, args, progressLogger((line) => (counts = parseRestoredLine(line) ?? counts)));
   return { exitCode: result.exitCode, ...(counts ? { counts } : {}), error: kopiaErrorMessage(result.stderr) };
 }
 
-function progressLogger(log: Logger, onLine: (line: string) => void): (line: string) => void {
+function progressLogger(onLine: (line: string) => void): (line: string) => void {
   let lastProgressAt = Date.now();
   return (line) => {
     const text = line.trim();

@@ -1,7 +1,8 @@
-import type { Command } from "cac";
 import { resolve } from "node:path";
 import { usageError } from "../exit-codes.ts";
-import { flagOrEnv, isAbsolutePath, parseBoolean, parsePositiveInteger } from "../options.ts";
+import { kopiaOptions } from "../kopia/options.ts";
+import { positiveInteger, readOptions, text, toggle } from "../option-table.ts";
+import { isAbsolutePath } from "../options.ts";
 import type { RestoreFlags } from "./restore-args.ts";
 import type { Selection } from "./selection.ts";
 import { parseAsOf } from "./snapshot-time.ts";
@@ -10,47 +11,35 @@ import { hostnameOfNamespace, type SourceFilter } from "./source.ts";
 const isNamespaceName = (text: string) => text.length <= 63 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(text);
 const isPvcName = (text: string) => text.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text);
 
-/** One option, declared once: flag, environment variable, help and default together. */
-interface RestoreOption {
-  flag: string;
-  env: string;
-  help: string;
-  default?: string;
-}
+/** kopia-restore's options, each declared once; the repository's come from the kopia scripts' table. */
+export const kopiaRestoreOptions = {
+  list: toggle({ flag: "--list", env: "KK_RESTORE_LIST", help: "List snapshots (NAMESPACE PVC ID TIME FILES SIZE ERRORS, newest first) instead of restoring" }),
+  all: toggle({ flag: "--all", env: "KK_RESTORE_ALL", help: "With --list: every source in the repository" }),
+  json: toggle({ flag: "--json", env: "KK_RESTORE_JSON", help: "With --list: one JSON list instead of the table" }),
+  namespace: text({ flag: "--namespace <ns>", env: "KK_NAMESPACE", help: "Namespace of the PVC operator-backup backed up (its Kopia hostname)" }),
+  pvc: text({ flag: "--pvc <name>", env: "KK_PVC", help: "The PVC (its Kopia username)" }),
+  clusterName: text({ flag: "--cluster-name <name>", env: "KK_CLUSTER_NAME", help: "operator-backup's --cluster-name, if it had one (hostname namespace.<name>)" }),
+  hostname: text({ flag: "--hostname <name>", env: "KK_HOSTNAME", help: "Kopia identity host of the source, as kopia-backup --hostname (instead of --namespace)" }),
+  username: text({ flag: "--username <name>", env: "KK_USERNAME", help: "Kopia identity user of the source, as kopia-backup --username (instead of --pvc)" }),
+  sourcePath: text({ flag: "--source-path <path>", env: "KK_SOURCE_PATH", help: "Path of the source, when its host and user have several", defaultHelp: "the only one" }),
+  snapshot: text({ flag: "--snapshot <id>", env: "KK_RESTORE_SNAPSHOT", help: "Snapshot ID or a unique prefix of one (no source needed), or latest", defaultHelp: "latest" }),
+  asOf: text({ flag: "--as-of <time>", env: "KK_RESTORE_AS_OF", help: "The newest complete snapshot started at or before this RFC 3339 time with a zone, e.g. 2026-05-01T03:00:00Z" }),
+  offset: text({ flag: "--offset <n>", env: "KK_RESTORE_OFFSET", help: "Skip the n newest (complete, --as-of) snapshots: 1 is the one before the latest", defaultHelp: "0" }),
+  target: text({ flag: "--target <dir>", env: "KK_RESTORE_TARGET", help: "Where to restore: a folder that is empty or does not exist yet, a file name for a file, or - for stdout" }),
+  subpath: text({ flag: "--subpath <path>", env: "KK_RESTORE_SUBPATH", help: "Restore only this folder or file of the snapshot (relative to its root)" }),
+  overwrite: toggle({ flag: "--overwrite", env: "KK_RESTORE_OVERWRITE", help: "Restore into a target that is not empty, replacing files that differ" }),
+  deleteExtra: toggle({ flag: "--delete-extra", env: "KK_RESTORE_DELETE_EXTRA", help: "With --overwrite: delete what the snapshot does not hold (the target becomes a mirror)" }),
+  skipExisting: toggle({ flag: "--skip-existing", env: "KK_RESTORE_SKIP_EXISTING", help: "Keep files that already match the snapshot (size and mtime), write the rest: resumes an interrupted restore" }),
+  skipOwners: toggle({ flag: "--skip-owners", env: "KK_RESTORE_SKIP_OWNERS", help: "Do not restore owners (a restore as non-root); permission errors are then counted, not fatal" }),
+  ignoreErrors: toggle({ flag: "--ignore-errors", env: "KK_RESTORE_IGNORE_ERRORS", help: "Carry on past entries that fail (counted, exit 3)" }),
+  parallel: positiveInteger({ flag: "--parallel <n>", env: "KK_RESTORE_PARALLEL", help: "Files restored at once", default: "8" }),
+  dryRun: toggle({ flag: "--dry-run", env: "KK_RESTORE_DRY_RUN", help: "Print the chosen snapshot and what would be written; write nothing" }),
+  summaryFile: text({ flag: "--summary-file <file>", env: "KK_SUMMARY_FILE", help: "Write the JSON summary here, e.g. /dev/termination-log" }),
+  ...kopiaOptions,
+};
 
-/** kopia-restore's own options (the repository's are declareKopiaOptions'). */
-export const RESTORE_OPTIONS = {
-  list: { flag: "--list", env: "KK_RESTORE_LIST", help: "List snapshots (NAMESPACE PVC ID TIME FILES SIZE ERRORS, newest first) instead of restoring" },
-  all: { flag: "--all", env: "KK_RESTORE_ALL", help: "With --list: every source in the repository" },
-  json: { flag: "--json", env: "KK_RESTORE_JSON", help: "With --list: one JSON list instead of the table" },
-  namespace: { flag: "--namespace <ns>", env: "KK_NAMESPACE", help: "Namespace of the PVC operator-backup backed up (its Kopia hostname)" },
-  pvc: { flag: "--pvc <name>", env: "KK_PVC", help: "The PVC (its Kopia username)" },
-  clusterName: { flag: "--cluster-name <name>", env: "KK_CLUSTER_NAME", help: "operator-backup's --cluster-name, if it had one (hostname namespace.<name>)" },
-  hostname: { flag: "--hostname <name>", env: "KK_HOSTNAME", help: "Kopia identity host of the source, as kopia-backup --hostname (instead of --namespace)" },
-  username: { flag: "--username <name>", env: "KK_USERNAME", help: "Kopia identity user of the source, as kopia-backup --username (instead of --pvc)" },
-  sourcePath: { flag: "--source-path <path>", env: "KK_SOURCE_PATH", help: "Path of the source, when its host and user have several", default: "the only one" },
-  snapshot: { flag: "--snapshot <id>", env: "KK_RESTORE_SNAPSHOT", help: "Snapshot ID or a unique prefix of one (no source needed), or latest", default: "latest" },
-  asOf: { flag: "--as-of <time>", env: "KK_RESTORE_AS_OF", help: "The newest complete snapshot started at or before this RFC 3339 time with a zone, e.g. 2026-05-01T03:00:00Z" },
-  offset: { flag: "--offset <n>", env: "KK_RESTORE_OFFSET", help: "Skip the n newest (complete, --as-of) snapshots: 1 is the one before the latest", default: "0" },
-  target: { flag: "--target <dir>", env: "KK_RESTORE_TARGET", help: "Where to restore: a folder that is empty or does not exist yet, a file name for a file, or - for stdout" },
-  subpath: { flag: "--subpath <path>", env: "KK_RESTORE_SUBPATH", help: "Restore only this folder or file of the snapshot (relative to its root)" },
-  overwrite: { flag: "--overwrite", env: "KK_RESTORE_OVERWRITE", help: "Restore into a target that is not empty, replacing files that differ" },
-  deleteExtra: { flag: "--delete-extra", env: "KK_RESTORE_DELETE_EXTRA", help: "With --overwrite: delete what the snapshot does not hold (the target becomes a mirror)" },
-  skipExisting: { flag: "--skip-existing", env: "KK_RESTORE_SKIP_EXISTING", help: "Keep files that already match the snapshot (size and mtime), write the rest: resumes an interrupted restore" },
-  skipOwners: { flag: "--skip-owners", env: "KK_RESTORE_SKIP_OWNERS", help: "Do not restore owners (a restore as non-root); permission errors are then counted, not fatal" },
-  ignoreErrors: { flag: "--ignore-errors", env: "KK_RESTORE_IGNORE_ERRORS", help: "Carry on past entries that fail (counted, exit 3)" },
-  parallel: { flag: "--parallel <n>", env: "KK_RESTORE_PARALLEL", help: "Files restored at once", default: "8" },
-  dryRun: { flag: "--dry-run", env: "KK_RESTORE_DRY_RUN", help: "Print the chosen snapshot and what would be written; write nothing" },
-  summaryFile: { flag: "--summary-file <file>", env: "KK_SUMMARY_FILE", help: "Write the JSON summary here, e.g. /dev/termination-log" },
-} as const satisfies Record<string, RestoreOption>;
-
-type Key = keyof typeof RESTORE_OPTIONS;
-
-export function declareRestoreOptions(command: Command): void {
-  for (const option of Object.values(RESTORE_OPTIONS) as RestoreOption[]) {
-    command.option(option.flag, `${option.help} (env ${option.env})${option.default ? ` [default: ${option.default}]` : ""}`);
-  }
-}
+const { repository, configPath, cachePath, cacheSizeMB, logPath, kopiaPath, pushgatewayUrl, metricsFile, logFormat, debug, ...restoreOnly } = kopiaRestoreOptions;
+type Key = keyof typeof restoreOnly;
 
 export type RestoreSettings =
   | { action: "list"; filter: SourceFilter; json: boolean }
@@ -69,12 +58,9 @@ export type RestoreSettings =
 
 /** Every restore option read and checked; a bad one is one line naming it and the fix (exit 2). */
 export function resolveRestoreSettings(flags: Record<string, unknown>): RestoreSettings {
-  const value = (key: Key) => flagOrEnv(flags[key], RESTORE_OPTIONS[key].env);
-  const on = (key: Key) => {
-    const flag = flags[key];
-    if (flag === true) return true;
-    return parseBoolean(typeof flag === "string" ? flag : flagOrEnv(undefined, RESTORE_OPTIONS[key].env), `${RESTORE_OPTIONS[key].flag} (${RESTORE_OPTIONS[key].env})`);
-  };
+  const options = readOptions(flags, restoreOnly);
+  const value = (key: Key) => options[key] as string | undefined;
+  const on = (key: Key) => options[key] as boolean;
   const refuse = (message: string) => usageError(`${message}; see kopia-restore --help`);
 
   const filter = resolveSourceFilter(value);
@@ -85,7 +71,7 @@ export function resolveRestoreSettings(flags: Record<string, unknown>): RestoreS
 
   if (list) {
     const given = ["snapshot", "asOf", "offset", "target", "subpath"].filter((key) => value(key as Key) !== undefined);
-    if (given.length) throw refuse(`--list: only lists; drop ${given.map((key) => RESTORE_OPTIONS[key as Key].flag.split(" ")[0]).join(", ")}`);
+    if (given.length) throw refuse(`--list: only lists; drop ${given.map((key) => restoreOnly[key as Key].flag!.split(" ")[0]).join(", ")}`);
     if (all && Object.keys(filter).length) throw refuse("--all: lists every source; drop --namespace/--pvc/--hostname/--username/--source-path, or drop --all");
     if (!all && !Object.keys(filter).length) throw refuse("--list: which source? give --namespace and/or --pvc (or --hostname/--username), or --all");
     return { action: "list", filter, json: on("json") };
@@ -107,7 +93,7 @@ export function resolveRestoreSettings(flags: Record<string, unknown>): RestoreS
     skipExisting: on("skipExisting"),
     skipOwners: on("skipOwners"),
     ignoreErrors: on("ignoreErrors"),
-    parallel: parsePositiveInteger(value("parallel"), "--parallel") ?? 8,
+    parallel: options.parallel,
   };
   if (write.deleteExtra && !write.overwrite) throw refuse("--delete-extra: deletes files, so it needs --overwrite too");
   if (target === "-" && (write.overwrite || write.skipExisting || write.deleteExtra)) throw refuse("--target -: stdout is never overwritten; drop --overwrite/--skip-existing/--delete-extra");

@@ -53,6 +53,12 @@ export interface RealNode {
   /** Last lines of the kubelet and containerd logs, for error messages. */
   logs(lines?: number): string;
   versions: Record<string, string>;
+  /**
+   * The pods' network: the CNI bridge (made on this host by the first pod's sandbox), its subnet,
+   * and host-local's allocation store, one file per address in use (a file of one's own keeps an
+   * address from pods).
+   */
+  podNetwork: { bridge: string; subnet: string; ipamStore: string };
   /** How long start() took, in ms, and how much of it was importing images. */
   timings: { startMs: number; importMs: number };
   stop(): Promise<void>;
@@ -340,7 +346,8 @@ export async function startRealNode(cluster: TestCluster, options: RealNodeOptio
       kernel: node.status?.nodeInfo?.kernelVersion ?? "?",
       snapshotter,
     };
-    return { name, dir, ctr, logs, versions, timings: { startMs: performance.now() - started, importMs }, stop };
+    const podNetwork = { bridge: state.bridge, subnet: state.subnet, ipamStore: join(dir, "cni", "ipam", state.bridge) };
+    return { name, dir, ctr, logs, versions, podNetwork, timings: { startMs: performance.now() - started, importMs }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -11,23 +11,33 @@ async function keygen(file: string): Promise<string> {
 }
 
 /** Answers once the server sends its SSH banner. */
-async function sshBanner(port: number): Promise<boolean> {
+async function sshBanner(address: string, port: number): Promise<boolean> {
   const banner = Promise.withResolvers<boolean>();
-  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_, data) => banner.resolve(data.toString().startsWith("SSH-2.0-")), error: () => banner.resolve(false), close: () => banner.resolve(false) } });
+  const socket = await Bun.connect({ hostname: address, port, socket: { data: (_, data) => banner.resolve(data.toString().startsWith("SSH-2.0-")), error: () => banner.resolve(false), close: () => banner.resolve(false) } });
   const seen = await Promise.race([banner.promise, Bun.sleep(1000).then(() => false)]);
   socket.end();
   return seen;
 }
 
+export interface SshdOptions {
+  /** A network namespace (a file holding it, for nsenter --net=) to run sshd in; default this host's. */
+  netns?: string;
+  /** The address sshd listens on, reachable from this host; default 127.0.0.1. */
+  address?: string;
+}
+
 /**
- * A real OpenSSH sshd on 127.0.0.1 with its own config and host key, serving SFTP to one user with
- * one authorized key that this function makes. sshd runs as nobody: as root it would need the
- * system's privilege separation user and folder, which exist only where openssh-server is installed.
+ * A real OpenSSH sshd on 127.0.0.1 (or `options.address` in `options.netns`) with its own config
+ * and host key, serving SFTP to one user with one authorized key that this function makes. sshd
+ * runs as nobody: as root it would need the system's privilege separation user and folder, which
+ * exist only where openssh-server is installed.
  */
-export async function startSshd() {
+export async function startSshd(options: SshdOptions = {}) {
+  const address = options.address ?? "127.0.0.1";
   const dir = await tempDir("kk-sshd-");
   await chmod(dir, 0o755);
-  const port = freePort();
+  // A namespace of the test's own has every port free; freePort() only knows this host's loopback.
+  const port = options.netns ? 2222 : freePort();
   // The provisioned sshd may sit in root's private home, out of nobody's reach: run a copy.
   const sshd = join(dir, "sshd");
   await copyFile(join(process.env.KK_TOOLS_BIN!, "sshd"), sshd);
@@ -46,7 +56,7 @@ export async function startSshd() {
   await writeFile(
     config,
     [
-      `ListenAddress 127.0.0.1:${port}`,
+      `ListenAddress ${address}:${port}`,
       `HostKey ${hostKey}`,
       "PidFile none",
       `AuthorizedKeysFile ${authorizedKeys}`,
@@ -63,11 +73,21 @@ export async function startSshd() {
     ].join("\n") + "\n",
     { mode: 0o644 },
   );
-  const server = startDaemon(["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", sshd, "-D", "-e", "-f", config]);
-  await waitFor("sshd", () => sshBanner(port));
+  const inNetns = options.netns ? ["nsenter", `--net=${options.netns}`] : [];
+  const server = startDaemon([...inNetns, "setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", sshd, "-D", "-e", "-f", config]);
+  // sshd -e logs every connection to stderr: read it all, so the pipe never fills and blocks sshd.
+  let log = "";
+  const logRead = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of server.stderr as ReadableStream<Uint8Array>) log += decoder.decode(chunk, { stream: true });
+  })();
+  await waitFor("sshd", () => sshBanner(address, port)).catch((error) => {
+    throw new Error(`${(error as Error).message}\n${log}`);
+  });
   const knownHosts = join(dir, "known_hosts");
-  await writeFile(knownHosts, `[127.0.0.1]:${port} ${hostPublicKey}\n`);
+  await writeFile(knownHosts, `[${address}]:${port} ${hostPublicKey}\n`);
   return {
+    address,
     port,
     user: "nobody",
     /** A folder on the server that its user may write. */
@@ -77,7 +97,7 @@ export async function startSshd() {
     /** A known_hosts that names another key for this server, as after a man in the middle. */
     async foreignKnownHosts(): Promise<string> {
       const file = join(await tempDir("kk-sshd-foreign-"), "known_hosts");
-      await writeFile(file, `[127.0.0.1]:${port} ${await keygen(join(dirname(file), "other_host_key"))}\n`);
+      await writeFile(file, `[${address}]:${port} ${await keygen(join(dirname(file), "other_host_key"))}\n`);
       return file;
     },
     /** A key pair the server does not know. */
@@ -88,9 +108,12 @@ export async function startSshd() {
     },
     /** The private key's text: it must never appear in argv or logs. */
     clientKeyText: () => Bun.file(clientKey).text(),
+    /** What sshd logged so far (connections, authentications). */
+    log: () => log,
     stop: async () => {
       server.kill("SIGTERM");
       await server.exited;
+      await logRead;
     },
   };
 }

@@ -1,31 +1,34 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { CAC } from "cac";
-import { resolveRetention, RETENTION_KEYS } from "../../shared/backup.ts";
 import { cliErrorMessage, createCli, parseArgv } from "../../shared/cli.ts";
-import { declareKopiaOptions, resolveIdentity } from "../../shared/kopia-options.ts";
-import { declareOperatorOptions } from "../../shared/kube/operator-options.ts";
+import { kopiaBackupOptions } from "../../shared/kopia/kopia-backup-options.ts";
+import { declareOptions, readOptions } from "../../shared/option-table.ts";
+import { operatorBackupOptions } from "../../shared/operator/operator-backup-options.ts";
+import { retentionFrom } from "../../shared/retention.ts";
 import { parsePositiveInteger } from "../../shared/options.ts";
 import { tempDir } from "../support/processes.ts";
 import { runScript } from "../support/scripts.ts";
 import { usageErrorOf } from "../support/unit.ts";
 
-/** A CLI declared like kopia-backup's, parsed from `args` as the scripts parse process.argv. */
+/** kopia-backup's own CLI, parsed from `args` as the script parses process.argv. */
 function parseBackupArgs(...args: string[]): CAC {
   const cli = createCli("kopia-backup");
-  const command = cli.command("", "test").option("--hostname <name>", "").option("--username <name>", "").option("--tag <key:value>", "");
-  for (const unit of RETENTION_KEYS) command.option(`--keep-${unit} <n>`, "");
-  declareKopiaOptions(command);
+  const command = cli.command("", "test");
+  declareOptions(command, kopiaBackupOptions);
   command.action(() => {});
   cli.help();
   parseArgv(cli, ["bun", "kopia-backup", ...args]);
   return cli;
 }
 
+const { keepLatest, keepHourly, keepDaily, keepWeekly, keepMonthly, keepAnnual } = kopiaBackupOptions;
+const retentionTable = { keepLatest, keepHourly, keepDaily, keepWeekly, keepMonthly, keepAnnual };
+
 function parseOperatorArgs(...args: string[]): CAC {
   const cli = createCli("operator-backup");
   const command = cli.command("", "test");
-  declareOperatorOptions(command);
+  declareOptions(command, operatorBackupOptions);
   command.action(() => {});
   parseArgv(cli, ["bun", "operator-backup", ...args]);
   return cli;
@@ -59,7 +62,10 @@ describe("parseArgv: option values arrive as the exact string typed", () => {
   });
 
   test("PVC '1e3' and PVC '1000' stay two Kopia sources", () => {
-    const identity = (username: string) => resolveIdentity(parseBackupArgs("--hostname", "0100", "--username", username).options, { hostname: "h", username: "u" });
+    const identity = (username: string) => {
+      const { hostname, username: user } = readOptions(parseBackupArgs("--hostname", "0100", "--username", username).options, { hostname: kopiaBackupOptions.hostname, username: kopiaBackupOptions.username });
+      return { hostname, username: user };
+    };
     expect(identity("1e3")).toEqual({ hostname: "0100", username: "1e3" });
     expect(identity("1000")).toEqual({ hostname: "0100", username: "1000" });
   });
@@ -101,11 +107,11 @@ describe("parseArgv: option values arrive as the exact string typed", () => {
 describe("retention from flag and env alike: plain decimal integers only", () => {
   test.each([["0x10"], ["1e3"], ["-1"], ["+7"]])("--keep-daily %p is refused", (value) => {
     const { options } = parseBackupArgs("--keep-daily", value);
-    expect(usageErrorOf(() => resolveRetention(options)).message).toStartWith(`--keep-daily: '${value}' is not a whole number`);
+    expect(usageErrorOf(() => retentionFrom(readOptions(options, retentionTable))).message).toStartWith(`--keep-daily: '${value}' is not a whole number`);
   });
 
   test("a decimal value keeps its meaning, leading zeros included", () => {
-    expect(resolveRetention(parseBackupArgs("--keep-daily", "007", "--keep-weekly=12").options)).toEqual({ daily: 7, weekly: 12 });
+    expect(retentionFrom(readOptions(parseBackupArgs("--keep-daily", "007", "--keep-weekly=12").options, retentionTable))).toEqual({ daily: 7, weekly: 12 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { identityFileName } from "../../shared/kopia-options.ts";
+import { identityFileName } from "../../shared/kopia/context.ts";
 
 describe("identityFileName: one config file per identity, a valid file name", () => {
   test("a short identity keeps its readable name", () => {

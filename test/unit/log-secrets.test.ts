@@ -13,12 +13,14 @@ const secrets = {
   // JSON and inspection escape `"` and `\`: masking the encoded text would miss this one.
   B2_KEY: 'unit-b2-"key\\Rt07',
 };
-const kopiaOptions = join(import.meta.dir, "../../shared/kopia-options.ts");
+const scriptOptions = join(import.meta.dir, "../../shared/script-options.ts");
+const logModule = join(import.meta.dir, "../../shared/log.ts");
 
-/** A child that takes its logger from resolveCommonSettings, then logs every secret at each level. */
+/** A child that starts logging as the scripts do (startLogging), then logs every secret at each level. */
 function logSecretsInChild(format: "text" | "json") {
-  const body = `import { resolveCommonSettings } from ${JSON.stringify(kopiaOptions)};
-const { log } = resolveCommonSettings({ logFormat: ${JSON.stringify(format)}, debug: true });
+  const body = `import { startLogging } from ${JSON.stringify(scriptOptions)};
+import { log } from ${JSON.stringify(logModule)};
+startLogging({ logFormat: ${JSON.stringify(format)}, debug: true });
 const all = Object.values(${JSON.stringify(secrets)});
 log.debug("debug", ...all);
 log.info(\`info \${all.join(" ")}\`, { fields: all });

@@ -58,14 +58,14 @@ describe("text logs written to a pipe", () => {
   const logModule = join(import.meta.dir, "../../shared/log.ts");
   /** Runs `body` in a child Bun whose stdout and stderr are pipes, as under cron or in a pod. */
   const runChild = (body: string, env: Record<string, string> = {}) =>
-    Bun.spawnSync([process.execPath, "-e", `import { createLogger, writeLine } from ${JSON.stringify(logModule)};\n${body}`], {
+    Bun.spawnSync([process.execPath, "-e", `import { configureLog, log, writeLine } from ${JSON.stringify(logModule)};\n${body}`], {
       env: { ...process.env, ...env },
       stdout: "pipe",
       stderr: "pipe",
     });
 
   test("lines carry a UTC RFC 3339 time, no colours; info to stdout, warn to stderr; objects inspected", () => {
-    const child = runChild(`const log = createLogger({ format: "text", debug: false });
+    const child = runChild(`configureLog({ format: "text", debug: false });
 log.info("hello", { answer: 42 }, "tail");
 log.warn("careful");
 log.debug("hidden");`);
@@ -77,7 +77,8 @@ log.debug("hidden");`);
   });
 
   test("a trailing plain object is a structured field: shown in JSON logs, left out of text", () => {
-    const child = runChild(`createLogger({ format: "text", debug: false }).info("done", { files: 3 });`);
+    const child = runChild(`configureLog({ format: "text", debug: false });
+log.info("done", { files: 3 });`);
     expect(child.stdout.toString()).toMatch(/ info    done\n$/);
   });
 

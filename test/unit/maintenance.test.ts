@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { usageErrorOf } from "../support/unit.ts";
-import { parseOwner } from "../../shared/maintenance.ts";
+import { parseOwner } from "../../shared/kopia/maintenance.ts";
 
 describe("parseOwner", () => {
   test.each([

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { tempDir } from "../support/processes.ts";
-import { credentialsUpdate, syncStorageCredentials } from "../../shared/storage-credentials.ts";
+import { credentialsUpdate, syncStorageCredentials } from "../../shared/kopia/storage-credentials.ts";
 
 describe("credentialsUpdate: the environment's credentials are the ones kopia uses", () => {
   test("s3: keys and session token are removed (kopia then reads AWS_* from the environment)", () => {

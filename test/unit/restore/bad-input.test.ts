@@ -38,7 +38,7 @@ const cases: { name: string; args: string[]; env?: Record<string, string | undef
   { name: "--parallel 0", args: [...source, ...target, "--parallel", "0"], error: /--parallel: must be at least 1/ },
   { name: "--source-path relative", args: [...source, ...target, "--source-path", "data"], error: /--source-path: 'data' must be an absolute path, e.g. \/data/ },
   { name: "--summary-file relative", args: [...source, ...target, "--summary-file", "summary.json"], error: /--summary-file: 'summary.json' must be an absolute path/ },
-  { name: "a boolean env that is not one", args: [...source, ...target], env: { KK_RESTORE_OVERWRITE: "maybe" }, error: /--overwrite \(KK_RESTORE_OVERWRITE\): 'maybe' is not a boolean; use true or false/ },
+  { name: "a boolean env that is not one", args: [...source, ...target], env: { KK_RESTORE_OVERWRITE: "maybe" }, error: /KK_RESTORE_OVERWRITE: 'maybe' is not a boolean; use true or false/ },
   { name: "an unknown flag", args: [...source, "--targte", "/tmp/x"], error: /Unknown option `--targte`; see kopia-restore --help/ },
   { name: "no password", args: [...source, ...target], env: { KOPIA_PASSWORD: undefined }, error: /password: none given; set KOPIA_PASSWORD \(or KK_ENCRYPTION_PASSWORD\) in the environment, never on the command line/ },
   { name: "no repository", args: [...source, ...target], env: { KK_REPOSITORY: undefined }, error: /--repository: no repository given; set --repository or KK_REPOSITORY/ },
