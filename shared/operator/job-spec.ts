@@ -1,5 +1,6 @@
 import type { V1Affinity, V1Container, V1Job, V1NodeSelector, V1PodSpec, V1ResourceRequirements, V1Secret, V1SecurityContext, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_MANAGED_BY, LABEL_PVC_HASH, LABEL_ROLE, LABEL_RUN_ID, MANAGED_BY, shortHash } from "./names.ts";
+import { claimTags } from "../claim-tags.ts";
 import { KEY_FILES_MOUNT } from "./key-files.ts";
 import type { BackupTarget } from "./plan.ts";
 
@@ -54,6 +55,7 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
     // operator-backup made sure the repository exists before any backup Job: a Job never creates one,
     // so Jobs starting together on empty storage can never write two repositories into one place.
     "--no-create",
+    ...claimTags(target.claim).map((tag) => `--tag=${tag}`),
     ...settings.backupArgs,
   ];
   return {

@@ -1,4 +1,5 @@
 import type { V1NodeSelector, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Toleration, V1Volume } from "@kubernetes/client-node";
+import type { ClaimRecord } from "../claim-tags.ts";
 import { KkError } from "../exit-codes.ts";
 import { parseDuration } from "../options.ts";
 import { ANNOTATION_BACKUP, LABEL_MANAGED_BY, MANAGED_BY } from "./names.ts";
@@ -31,6 +32,8 @@ export interface BackupTarget {
   tolerations: V1Toleration[];
   /** Pods (namespace-local names) that mount it. */
   mountedBy: string[];
+  /** The claim as its snapshots record it (Kopia tags), for a restore into an empty cluster. */
+  claim: ClaimRecord;
   /** Set when the volume cannot be backed up now; the run counts it failed without a Job. */
   problem?: string;
 }
@@ -116,6 +119,7 @@ export function planBackups(pods: V1Pod[], pvcs: V1PersistentVolumeClaim[], pvs:
         ...(singleNode && pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
         tolerations: [...(pod.spec?.tolerations ?? [])],
         mountedBy: [podName],
+        claim: claimRecord(pvc, pod),
         ...(modes.includes("ReadWriteOncePod")
           ? { problem: `ReadWriteOncePod volume is held by pod ${podName}; no second pod can mount it. Stop the pod during backups, or change the PVC's access mode to ReadWriteOnce` }
           : {}),
@@ -131,7 +135,7 @@ export function planBackups(pods: V1Pod[], pvcs: V1PersistentVolumeClaim[], pvs:
       if (runningPods.some((pod) => pod.metadata!.namespace === namespace && optedOut(pod.metadata?.annotations) && mounts(pod, name))) continue;
       if (!backupable(pvc, skipped)) continue;
       const pvNodeAffinity = pvsByName.get(pvc.spec?.volumeName ?? "")?.spec?.nodeAffinity?.required;
-      targets.set(key(namespace, name), { namespace, pvc: name, ...(pvNodeAffinity ? { pvNodeAffinity } : {}), tolerations: [], mountedBy: [] });
+      targets.set(key(namespace, name), { namespace, pvc: name, ...(pvNodeAffinity ? { pvNodeAffinity } : {}), tolerations: [], mountedBy: [], claim: claimRecord(pvc) });
     }
   }
 
@@ -220,4 +224,18 @@ export function withoutPodsOf(failedHooks: HookPlan[], targets: BackupTarget[]):
     return pod ? [{ ...target, problem: `not started: the pre-backup hook of pod ${target.namespace}/${pod} failed (on error: continue)` }] : [];
   });
   return { toBackUp: targets.filter((target) => !failedPod(target)), blocked };
+}
+
+/** What the claim asked for, and the owners its first mounting pod gives files. */
+function claimRecord(pvc: V1PersistentVolumeClaim, pod?: V1Pod): ClaimRecord {
+  const size = pvc.spec?.resources?.requests?.storage ?? pvc.status?.capacity?.storage;
+  const security = pod?.spec?.securityContext;
+  return {
+    accessModes: pvc.spec?.accessModes ?? [],
+    ...(size !== undefined ? { size: String(size) } : {}),
+    ...(pvc.spec?.storageClassName ? { storageClass: pvc.spec.storageClassName } : {}),
+    ...(pvc.spec?.volumeMode ? { volumeMode: pvc.spec.volumeMode } : {}),
+    ...(security?.fsGroup !== undefined ? { fsGroup: security.fsGroup } : {}),
+    ...(security?.runAsUser !== undefined ? { runAsUser: security.runAsUser } : {}),
+  };
 }

@@ -29,6 +29,8 @@ describe("a backup Job's real command", () => {
     const kopia = await rawKopia(["filesystem", "--path", repo]);
     const snapshots = await kopia.snapshots(`photos@${namespace}:/data`);
     expect(snapshots).toHaveLength(1);
+    // What a restore into an empty cluster needs to recreate the claim travels with the snapshot.
+    expect(snapshots[0]!.tags).toMatchObject({ "tag:k8s-size": "1Gi", "tag:k8s-storage-class": cluster.storageClass, "tag:k8s-access-modes": "ReadWriteOnce" });
     const restored = join(await tempDir(), "restored");
     await kopia.restore(snapshots[0]!.id, restored);
     expect(await describeTree(restored)).toEqual(await describeTree(volume.hostPath));

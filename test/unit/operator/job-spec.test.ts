@@ -29,6 +29,7 @@ const target = (overrides: Partial<BackupTarget> = {}): BackupTarget => ({
   node: "worker-2",
   tolerations: [{ key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" }],
   mountedBy: ["db-0"],
+  claim: { size: "10Gi", storageClass: "local-path", accessModes: ["ReadWriteOnce"], fsGroup: 1000 },
   ...overrides,
 });
 
@@ -156,6 +157,7 @@ describe("buildBackupJob: pod and container", () => {
       "--username", "data-db-0",
       "--summary-file", "/dev/termination-log",
       "--no-create",
+      "--tag=k8s-size:10Gi", "--tag=k8s-storage-class:local-path", "--tag=k8s-access-modes:ReadWriteOnce", "--tag=k8s-fsgroup:1000",
       "--tag=cluster:home", "--keep-daily=7",
     ]);
     expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");

@@ -90,7 +90,7 @@ describe("planBackups: mounted volumes", () => {
       [pv("pv-data")],
       options(),
     );
-    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "data", node: "worker-3", tolerations: [TAINT_A], mountedBy: ["db-0"] }]);
+    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "data", node: "worker-3", tolerations: [TAINT_A], mountedBy: ["db-0"], claim: { accessModes: ["ReadWriteOnce"] } }]);
     expect(plan.skipped).toEqual([]);
     expect(plan.preHooks).toEqual([]);
     expect(plan.postHooks).toEqual([]);
@@ -139,13 +139,13 @@ describe("planBackups: mounted volumes", () => {
       options(),
     );
     expect(plan.targets).toEqual([
-      { namespace: "apps", pvc: "shared", node: "node-1", tolerations: [TAINT_A, TAINT_B], mountedBy: ["reader", "writer"] },
+      { namespace: "apps", pvc: "shared", node: "node-1", tolerations: [TAINT_A, TAINT_B], mountedBy: ["reader", "writer"], claim: { accessModes: ["ReadWriteOnce"] } },
     ]);
   });
 
   test("a ReadWriteMany PVC gets no node", () => {
     const plan = planBackups([pod({ name: "p", node: "node-9", claims: ["files"] })], [pvc({ name: "files", modes: ["ReadWriteMany"] })], [], options());
-    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "files", tolerations: [], mountedBy: ["p"] }]);
+    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "files", tolerations: [], mountedBy: ["p"], claim: { accessModes: ["ReadWriteMany"] } }]);
     expect("node" in plan.targets[0]!).toBe(false);
   });
 
@@ -176,8 +176,8 @@ describe("planBackups: unmounted volumes", () => {
   test("an unmounted Bound PVC is a target without node, with the PV's node affinity", () => {
     const plan = planBackups([], [pvc({ name: "local", volumeName: "pv-local" }), pvc({ name: "remote", volumeName: "pv-remote" })], [pv("pv-local", LOCAL_AFFINITY), pv("pv-remote")], options());
     expect(plan.targets).toEqual([
-      { namespace: "apps", pvc: "local", pvNodeAffinity: LOCAL_AFFINITY, tolerations: [], mountedBy: [] },
-      { namespace: "apps", pvc: "remote", tolerations: [], mountedBy: [] },
+      { namespace: "apps", pvc: "local", pvNodeAffinity: LOCAL_AFFINITY, tolerations: [], mountedBy: [], claim: { accessModes: ["ReadWriteOnce"] } },
+      { namespace: "apps", pvc: "remote", tolerations: [], mountedBy: [], claim: { accessModes: ["ReadWriteOnce"] } },
     ]);
   });
 
@@ -198,7 +198,7 @@ describe("planBackups: unmounted volumes", () => {
 
   test("a PVC mounted only by a non-Running pod counts as unmounted", () => {
     const plan = planBackups([pod({ name: "p", phase: "Pending", node: "n1", claims: ["d"], annotations: { [PRE]: "echo" } })], [pvc({ name: "d" })], [], options());
-    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "d", tolerations: [], mountedBy: [] }]);
+    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "d", tolerations: [], mountedBy: [], claim: { accessModes: ["ReadWriteOnce"] } }]);
     expect(plan.preHooks).toEqual([]);
   });
 });
@@ -365,7 +365,7 @@ describe("planBackups: generic ephemeral volumes", () => {
     app.spec!.volumes = [{ name: "scratch", ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"] } } } }];
     app.spec!.tolerations = [{ key: "dedicated", operator: "Exists" }];
     const plan = planBackups([app], [pvc({ name: "cache-0-scratch" })], [], options());
-    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "cache-0-scratch", node: app.spec!.nodeName!, tolerations: [{ key: "dedicated", operator: "Exists" }], mountedBy: ["cache-0"] }]);
+    expect(plan.targets).toEqual([{ namespace: "apps", pvc: "cache-0-scratch", node: app.spec!.nodeName!, tolerations: [{ key: "dedicated", operator: "Exists" }], mountedBy: ["cache-0"], claim: { accessModes: ["ReadWriteOnce"] } }]);
   });
 });
 

@@ -4,7 +4,7 @@ import { PostHookQueue } from "../../../shared/operator/post-hooks.ts";
 
 // Only what the queue reads; other fields of a hook do not matter here.
 const hook = { namespace: "apps", pod: "app", container: "app", containers: ["app"], command: "unfreeze", timeoutMs: 1000 } as HookPlan;
-const target = (pvc: string, mountedBy: string[]): BackupTarget => ({ namespace: "apps", pvc, tolerations: [], mountedBy });
+const target = (pvc: string, mountedBy: string[]): BackupTarget => ({ namespace: "apps", pvc, tolerations: [], mountedBy, claim: { accessModes: [] } });
 
 describe("PostHookQueue", () => {
   test("a pod listed twice for one claim gets its post-backup hook only after its other claim is backed up too", async () => {
