@@ -4,6 +4,7 @@ import { createJobPool, type JobOutcome } from "./job-pool.ts";
 import { buildRepositoryJob, runLabels, type JobSettings, type RepositoryJobPlacement } from "./job-spec.ts";
 import type { OperatorSettings } from "./operator-backup-options.ts";
 import type { BackupTarget } from "./plan.ts";
+import { withSpinner } from "./progress.ts";
 
 const JOB_NAME = { init: "kopia-init", maintenance: "kopia-maintenance" } as const;
 const DOING = { init: "making sure the repository exists", maintenance: "running kopia-maintenance" } as const;
@@ -36,8 +37,11 @@ export async function runRepositoryJob(
     signal,
   });
   log.info(`${DOING[role]}: Job ${namespace}/${job.metadata!.name}${placement.node ? ` on node ${placement.node}` : ""}`);
-  let outcome: JobOutcome | undefined;
-  for await (const ended of pool.outcomes()) outcome = ended;
+  const outcome = await withSpinner(`${DOING[role]}…`, async () => {
+    let last: JobOutcome | undefined;
+    for await (const ended of pool.outcomes()) last = ended;
+    return last;
+  });
   if (outcome?.result === "succeeded") log.success(role === "init" ? "the repository is ready" : "maintenance succeeded");
   else log.error(`${role === "init" ? "the repository Job" : "maintenance"} ${outcome?.result ?? "failed"}: ${outcome?.message ?? ""}`);
   return outcome;
