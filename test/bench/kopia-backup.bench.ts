@@ -12,9 +12,8 @@
  * (default 16384 files of 64 KiB = 1 GiB), KK_BENCH_WORKDIR (where repositories go), KK_BENCH_COMPARE
  * (path of another kopia-backup build to measure alongside).
  */
-import { statfsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { ensureCorpus } from "./bench-corpus.ts";
+import { ensureCorpus, freeGiB, median, timed } from "./bench-support.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -36,23 +35,10 @@ Bun.spawnSync(["sh", "-c", `find '${corpus}' -type f -exec cat {} + > /dev/null`
 const spawnOnly = join(work, "spawn-only");
 Bun.spawnSync(["bun", "build", "--compile", "--minify", "--bytecode", "--format=esm", join(import.meta.dir, "spawn-only.ts"), "--outfile", spawnOnly], { stdout: "ignore" });
 
-/** Wall time of one command, in ms, plus its peak RSS in KiB (from the kernel's rusage). */
-function timed(cmd: string[], env: Record<string, string>): { ms: number; maxRssKiB: number } {
-  const started = performance.now();
-  const child = Bun.spawnSync(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - started;
-  if (child.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${child.stderr.toString()}`);
-  return { ms, maxRssKiB: Math.round(Number(child.resourceUsage?.maxRSS ?? 0) / 1024) };
-}
 
 /** Flush what the last command wrote, so the next measurement starts from a quiet system. */
 const settle = () => Bun.spawnSync(["sync"]);
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 interface Contender {
   name: string;
@@ -140,11 +126,3 @@ console.log("\n| binary | startup (median of 21) | peak RSS |\n|---|---|---|");
 console.log(helpRows.join("\n"));
 await rm(work, { recursive: true, force: true });
 
-function freeGiB(path: string): number {
-  try {
-    const stats = statfsSync(path);
-    return (stats.bavail * stats.bsize) / 2 ** 30;
-  } catch {
-    return 0;
-  }
-}

@@ -6,11 +6,10 @@
  * Run: `npm run bench:restore` (after `npm run build`). Targets: ratio ≤ 1.03, --help ≤ 50 ms and ≤ 60 MB.
  * Env: KK_BENCH_RUNS (default 6), KK_BENCH_FILES (default 16384 files of 64 KiB = 1 GiB), KK_BENCH_WORKDIR.
  */
-import { statfsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureCorpus } from "./bench-corpus.ts";
+import { ensureCorpus, freeGiB, median, timed } from "./bench-support.ts";
 
 const root = join(import.meta.dir, "..", "..");
 const runs = Number(process.env.KK_BENCH_RUNS ?? 6);
@@ -24,19 +23,7 @@ const corpus = await ensureCorpus(fileCount);
 const work = await mkdtemp(join(process.env.KK_BENCH_WORKDIR ?? (freeGiB("/dev/shm") >= 4 ? "/dev/shm" : tmpdir()), "kk-bench-restore-"));
 const repository = join(work, "repo");
 
-function timed(cmd: string[], env: Record<string, string>): { ms: number; maxRssKiB: number } {
-  const started = performance.now();
-  const child = Bun.spawnSync(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
-  const ms = performance.now() - started;
-  if (child.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${child.stderr.toString()}`);
-  return { ms, maxRssKiB: Math.round(Number(child.resourceUsage?.maxRSS ?? 0) / 1024) };
-}
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 const rawEnv = {
   KOPIA_PASSWORD: password, KOPIA_CONFIG_PATH: join(work, "raw/config"), KOPIA_CACHE_DIRECTORY: join(work, "raw/cache"), KOPIA_LOG_DIR: join(work, "raw/logs"),
@@ -88,11 +75,3 @@ console.log("\n| binary | startup (median of 21) | peak RSS |\n|---|---|---|");
 console.log(`| dist/kopia-restore --help | ${median(help.map((s) => s.ms)).toFixed(1)} ms | ${(median(help.map((s) => s.maxRssKiB)) / 1024).toFixed(1)} MiB |`);
 await rm(work, { recursive: true, force: true });
 
-function freeGiB(path: string): number {
-  try {
-    const stats = statfsSync(path);
-    return (stats.bavail * stats.bsize) / 2 ** 30;
-  } catch {
-    return 0;
-  }
-}

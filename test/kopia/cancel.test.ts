@@ -1,25 +1,14 @@
 import { describe, expect, test } from "bun:test";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { makeBusyCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
-import { tempDir } from "../support/processes.ts";
+import { processesRunning, tempDir } from "../support/processes.ts";
 import { collect, startScript } from "../support/scripts.ts";
-
-async function processesRunning(pattern: string): Promise<string[]> {
-  const ps = Bun.spawnSync(["pgrep", "-af", pattern]);
-  return ps.stdout.toString().split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
-}
 
 describe("kopia-backup cancellation", () => {
   test("SIGTERM mid-snapshot: kopia is stopped, the snapshot is reported incomplete, exit 4", async () => {
     const data = join(await tempDir(), "data");
-    await mkdir(data);
-    // Many incompressible files keep kopia busy long enough to be interrupted.
-    for (let index = 0; index < 40; index++) {
-      const writer = Bun.file(join(data, `chunk-${index}.bin`)).writer();
-      for (let mib = 0; mib < 16; mib++) writer.write(crypto.getRandomValues(new Uint8Array(1024 * 1024)));
-      await writer.end();
-    }
+    await makeBusyCorpus(data);
     const repo = join(await tempDir(), "repo");
     const summaryFile = join(await tempDir(), "summary.json");
     const { env } = await isolatedKopiaEnv();

@@ -1,26 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describeTree } from "../support/corpus.ts";
+import { describeTree, makeBusyCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv } from "../support/kopia.ts";
-import { tempDir } from "../support/processes.ts";
+import { processesRunning, tempDir } from "../support/processes.ts";
 import { collect, runScript, startScript } from "../support/scripts.ts";
-
-async function processesRunning(pattern: string): Promise<string[]> {
-  const ps = Bun.spawnSync(["pgrep", "-af", pattern]);
-  return ps.stdout.toString().split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
-}
 
 describe("kopia-restore cancellation", () => {
   test("SIGTERM mid-restore stops kopia with exit 4; the same command with --skip-existing then completes identically", async () => {
     const data = join(await tempDir(), "data");
-    await mkdir(data);
-    // Many incompressible files keep kopia busy long enough to be interrupted.
-    for (let index = 0; index < 40; index++) {
-      const writer = Bun.file(join(data, `chunk-${index}.bin`)).writer();
-      for (let mib = 0; mib < 16; mib++) writer.write(crypto.getRandomValues(new Uint8Array(1024 * 1024)));
-      await writer.end();
-    }
+    await makeBusyCorpus(data);
     const repo = join(await tempDir(), "repo");
     const { env } = await isolatedKopiaEnv({ KK_REPOSITORY: `filesystem://${repo}` });
     const backup = await runScript("kopia-backup", ["--path", data, "--hostname", "apps", "--username", "big", "--source-path", "/data"], env);

@@ -77,3 +77,13 @@ export async function fingerprintFolder(root: string): Promise<string[]> {
   await walk(root);
   return lines;
 }
+
+/** Many incompressible files (40 of 16 MiB by default): enough to keep kopia busy until a signal arrives. */
+export async function makeBusyCorpus(root: string, { files = 40, mib = 16 }: { files?: number; mib?: number } = {}): Promise<void> {
+  await mkdir(root, { recursive: true });
+  for (let index = 0; index < files; index++) {
+    const writer = Bun.file(join(root, `chunk-${index}.bin`)).writer();
+    for (let written = 0; written < mib; written++) writer.write(crypto.getRandomValues(new Uint8Array(1024 * 1024)));
+    await writer.end();
+  }
+}

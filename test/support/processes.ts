@@ -70,3 +70,9 @@ export function killProcessGroup(pid: number): void {
     // already gone
   }
 }
+
+/** The command lines of running processes matching `pattern` (pgrep -af), pgrep itself left out. */
+export async function processesRunning(pattern: string): Promise<string[]> {
+  const ps = Bun.spawnSync(["pgrep", "-af", pattern]);
+  return ps.stdout.toString().split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
+}

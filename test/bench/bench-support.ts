@@ -1,3 +1,4 @@
+import { statfsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -24,4 +25,29 @@ export async function ensureCorpus(files: number): Promise<string> {
   }
   await Bun.write(marker, "");
   return dir;
+}
+
+/** Wall time of one command, in ms, plus its peak RSS in KiB (from the kernel's rusage). */
+export function timed(cmd: string[], env: Record<string, string>): { ms: number; maxRssKiB: number } {
+  const started = performance.now();
+  const child = Bun.spawnSync(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const ms = performance.now() - started;
+  if (child.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${child.stderr.toString()}`);
+  return { ms, maxRssKiB: Math.round(Number(child.resourceUsage?.maxRSS ?? 0) / 1024) };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Free space of a file system in GiB; 0 when it cannot be asked. */
+export function freeGiB(path: string): number {
+  try {
+    const stats = statfsSync(path);
+    return (stats.bavail * stats.bsize) / 2 ** 30;
+  } catch {
+    return 0;
+  }
 }
