@@ -12,7 +12,7 @@ const isNamespaceName = (text: string) => text.length <= 63 && /^[a-z0-9]([a-z0-
 const isPvcName = (text: string) => text.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text);
 
 /** kopia-restore's options, each declared once; the repository's come from the kopia scripts' table. */
-export const kopiaRestoreOptions = {
+const restoreOptions = {
   list: toggle({ flag: "--list", env: "KK_RESTORE_LIST", help: "List snapshots (NAMESPACE PVC ID TIME FILES SIZE ERRORS, newest first) instead of restoring" }),
   all: toggle({ flag: "--all", env: "KK_RESTORE_ALL", help: "With --list: every source in the repository" }),
   json: toggle({ flag: "--json", env: "KK_RESTORE_JSON", help: "With --list: one JSON list instead of the table" }),
@@ -35,11 +35,11 @@ export const kopiaRestoreOptions = {
   parallel: positiveInteger({ flag: "--parallel <n>", env: "KK_RESTORE_PARALLEL", help: "Files restored at once", default: "8" }),
   dryRun: toggle({ flag: "--dry-run", env: "KK_RESTORE_DRY_RUN", help: "Print the chosen snapshot and what would be written; write nothing" }),
   summaryFile: text({ flag: "--summary-file <file>", env: "KK_SUMMARY_FILE", help: "Write the JSON summary here, e.g. /dev/termination-log" }),
-  ...kopiaOptions,
 };
 
-const { repository, configPath, cachePath, cacheSizeMB, logPath, kopiaPath, pushgatewayUrl, metricsFile, logFormat, debug, ...restoreOnly } = kopiaRestoreOptions;
-type Key = keyof typeof restoreOnly;
+/** Everything kopia-restore declares: its own options and the repository's. */
+export const kopiaRestoreOptions = { ...restoreOptions, ...kopiaOptions };
+type Key = keyof typeof restoreOptions;
 
 export type RestoreSettings =
   | { action: "list"; filter: SourceFilter; json: boolean }
@@ -58,7 +58,7 @@ export type RestoreSettings =
 
 /** Every restore option read and checked; a bad one is one line naming it and the fix (exit 2). */
 export function resolveRestoreSettings(flags: Record<string, unknown>): RestoreSettings {
-  const options = readOptions(flags, restoreOnly);
+  const options = readOptions(flags, restoreOptions);
   const value = (key: Key) => options[key] as string | undefined;
   const on = (key: Key) => options[key] as boolean;
   const refuse = (message: string) => usageError(`${message}; see kopia-restore --help`);
@@ -71,7 +71,7 @@ export function resolveRestoreSettings(flags: Record<string, unknown>): RestoreS
 
   if (list) {
     const given = ["snapshot", "asOf", "offset", "target", "subpath"].filter((key) => value(key as Key) !== undefined);
-    if (given.length) throw refuse(`--list: only lists; drop ${given.map((key) => restoreOnly[key as Key].flag!.split(" ")[0]).join(", ")}`);
+    if (given.length) throw refuse(`--list: only lists; drop ${given.map((key) => restoreOptions[key as Key].flag!.split(" ")[0]).join(", ")}`);
     if (all && Object.keys(filter).length) throw refuse("--all: lists every source; drop --namespace/--pvc/--hostname/--username/--source-path, or drop --all");
     if (!all && !Object.keys(filter).length) throw refuse("--list: which source? give --namespace and/or --pvc (or --hostname/--username), or --all");
     return { action: "list", filter, json: on("json") };
