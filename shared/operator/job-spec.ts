@@ -162,7 +162,7 @@ const BACKUP_SECURITY: V1SecurityContext = {
 };
 
 /** A nobody without a passwd entry, as distroless images use. */
-const NON_ROOT_UID = 65532;
+export const NON_ROOT_UID = 65532;
 
 /**
  * Maintenance and init read no volume: Pod Security's restricted level (non-root, no capability).
