@@ -19,7 +19,7 @@ export async function backedUpNamespace(cluster: TestCluster, namespace: string)
 /** A bound PVC in `namespace` with a small corpus in its PV's folder. */
 export async function volumeWithFiles(cluster: TestCluster, namespace: string, pvc: string, options: { size?: string; node?: string } = {}) {
   const volume = await cluster.createBoundPvc(namespace, pvc, options);
-  await makeCorpus(volume.hostPath);
+  await makeCorpus(volume.hostPath, { largeFileMiB: 2 });
   return volume;
 }
 
