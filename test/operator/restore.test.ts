@@ -103,4 +103,21 @@ describe("operator-restore in place", () => {
     expect(runs.map((hostRun) => hostRun.role)).toEqual(["resolve"]);
     expect(await describeTree(volume.hostPath)).toEqual(before);
   });
+
+  test("--allow-running: the restore Job runs beside the app, pinned to the app's node (ReadWriteOnce)", async () => {
+    const namespace = await cluster.freshNamespace("restore-beside");
+    const volume = await volumeWithFiles(cluster, namespace, "photos");
+    const node = cluster.nodes[1]!;
+    await createAppPod(cluster, namespace, "gallery", ["photos"], { node });
+    const { repository } = await backedUpNamespace(cluster, namespace);
+    const backedUp = await describeTree(volume.hostPath);
+    await Bun.write(`${volume.hostPath}/changed-after-backup.txt`, "new");
+
+    const { run, runs } = await runOperatorRestoreWithHostJobs(cluster, restoreArgs(repository, namespace, "--namespace", namespace, "--pvc", "photos", "--allow-running", "--overwrite", "--delete-extra"));
+    expect(run.exitCode, run.output).toBe(0);
+    const restore = runs.find((hostRun) => hostRun.role === "restore")!;
+    expect(restore.spec.spec!.nodeName).toBe(node);
+    expect(restore.spec.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchFields).toEqual([{ key: "metadata.name", operator: "In", values: [node] }]);
+    expect(await describeTree(volume.hostPath)).toEqual(backedUp);
+  });
 });

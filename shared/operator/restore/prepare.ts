@@ -5,10 +5,10 @@ import type { RestoreSummary } from "../../restore/summary.ts";
 import { apiCall, type Kube } from "../client.ts";
 import { LABEL_MANAGED_BY, MANAGED_BY } from "../names.ts";
 import type { OperatorRestoreSettings, PvcRef } from "../operator-restore-options.ts";
-import { stopCommand, type Workload } from "./mounting-pods.ts";
+import { stopCommand, workloadName, type Workload } from "./mounting-pods.ts";
 import { planTarget, type TargetPlan } from "./plan.ts";
 import { inspectTarget } from "./target-state.ts";
-import { ownersOf, scaleDown, waitUntilUnmounted } from "./workloads.ts";
+import { ownersOf, scaleBackCommand, scaleDown, waitUntilUnmounted } from "./workloads.ts";
 
 /** A restore's plan, and the workloads --scale-down stops for it. */
 export interface PlannedRestore {
@@ -46,7 +46,10 @@ export async function prepareTarget(kube: Kube, planned: PlannedRestore, waitMs:
   }
   if (planned.workloads.length) {
     await scaleDown(kube, target.namespace, planned.workloads);
-    await waitUntilUnmounted(kube, target.namespace, target.pvc, waitMs, signal);
+    await waitUntilUnmounted(kube, target.namespace, target.pvc, waitMs, signal).catch((error) => {
+      log.warn(`${planned.workloads.map(workloadName).join(", ")} in ${target.namespace} stay at 0 replicas (no restore ran); to bring them back: ${scaleBackCommand(target.namespace, planned.workloads)}`);
+      throw error;
+    });
   }
   if (planned.plan.create) {
     await apiCall(() => kube.core.createNamespacedPersistentVolumeClaim({ namespace: target.namespace, body: planned.plan.create!.pvc }), { verb: "create", resource: "persistentvolumeclaims", namespace: target.namespace });
