@@ -5,6 +5,7 @@
  * (latest, --snapshot, --as-of, --offset; incomplete ones never), refuses a target that is not
  * empty unless told, then runs kopia with every dangerous default set explicitly.
  */
+import { claimFromTags } from "../shared/claim-tags.ts";
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
 import { connectOrCreate } from "../shared/kopia/connect.ts";
@@ -54,6 +55,8 @@ command.action(async (flags: Record<string, unknown>) => {
       else for (const line of snapshotTable(shown)) writeLine(1, line);
       if (rows.length === 0) log.warn(`no snapshot of ${describeFilter(settings.filter)}; try --list --all`);
       if (rows.length > shown.length) log.info(`${rows.length - shown.length} incomplete snapshots not shown (never restored; --json lists them)`);
+      const sources = [...new Set(rows.filter((row) => !row.incomplete).map((row) => `${row.username}@${row.hostname}:${row.path}`))];
+      await writeRestoreSummary(settings.summaryFile, { result: "listed", exitCode: ExitCode.ok, message: `${sources.length} sources`, sources });
       return ExitCode.ok;
     }
 
@@ -69,6 +72,7 @@ command.action(async (flags: Record<string, unknown>) => {
       source: sourceOf(snapshot), snapshotId: snapshot.id, snapshotTime: snapshot.startTime,
       ...(settings.subpath ? { subpath: settings.subpath } : {}),
       expected: { files: entry.files, bytes: entry.bytes },
+      claim: claimFromTags(snapshot.tags),
     });
     log.info(`snapshot ${snapshot.id} of ${sourceOf(snapshot)}, started ${snapshot.startTime}: ${settings.subpath ?? "everything"}, ${entry.files} files, ${formatBytes(entry.bytes)}`);
     const failedAtBackup = snapshot.rootEntry.summ?.numFailed ?? 0;

@@ -24,9 +24,9 @@ import { runPreHooks } from "../shared/operator/pre-hooks.ts";
 import { doneLine, formatTable, notStartedRow, reportRow, runVerdict, type ReportRow } from "../shared/operator/report.ts";
 import { maintenanceNamespaceOf, runRepositoryJob } from "../shared/operator/repository-job.ts";
 import { withRunMetrics, type RunTally } from "../shared/operator/run-metrics.ts";
+import { runSignals } from "../shared/operator/run-signals.ts";
 import { checkServerVersion } from "../shared/operator/server-version.ts";
 import { startLogging } from "../shared/script-options.ts";
-import { abortOnSignals, receivedSignal } from "../shared/signals.ts";
 
 const cli = createCli("operator-backup");
 const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
@@ -47,19 +47,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   for (const line of describePlan(plan, settings)) log.info(line);
   if (settings.dryRun) return ExitCode.ok;
 
-  const exitCodeOf = (received: NodeJS.Signals) => (received === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm);
-  const signal = abortOnSignals({
-    first: (received) => log.warn(`${received} received: starting nothing new, deleting this run's unfinished Jobs (again to exit at once)`),
-    again: (received) => {
-      log.warn(`${received} again: exiting now; remove what this run leaves with: kubectl delete jobs,secrets -A -l ${LABEL_RUN_ID}=${settings.runId}`);
-      process.exit(exitCodeOf(received));
-    },
-  });
-  const stopped = () => {
-    const received = receivedSignal(signal)!;
-    log.warn(`run ${settings.runId} stopped by ${received}: exit ${exitCodeOf(received)}`);
-    return exitCodeOf(received);
-  };
+  const { signal, stopped } = runSignals(settings.runId);
   const runPost = (hook: HookPlan) => runHook(kube.config, hook, { phase: "post-backup", shell: settings.hookShell });
   const runPre = (hook: HookPlan) => runHook(kube.config, hook, { phase: "pre-backup", shell: settings.hookShell });
   const jobSettings = jobSettingsFrom(settings);

@@ -1,4 +1,4 @@
-import { ApiException, BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { ApiException, AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { ExitCode, KkError } from "../exit-codes.ts";
 
@@ -6,6 +6,8 @@ export interface Kube {
   config: KubeConfig;
   core: CoreV1Api;
   batch: BatchV1Api;
+  /** Deployments and StatefulSets: operator-restore --scale-down. */
+  apps: AppsV1Api;
   /** The namespace this identity lives in: the service account's, else the kubeconfig context's. */
   homeNamespace: string;
 }
@@ -21,6 +23,7 @@ export function connectKube(): Kube {
     config,
     core: config.makeApiClient(CoreV1Api),
     batch: config.makeApiClient(BatchV1Api),
+    apps: config.makeApiClient(AppsV1Api),
     homeNamespace: serviceAccountNamespace() ?? config.getContextObject(config.getCurrentContext())?.namespace ?? "default",
   };
 }

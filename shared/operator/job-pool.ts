@@ -15,14 +15,14 @@ export interface JobWork<Target> {
   target: Target;
 }
 
-export interface JobOutcome<Target = unknown> {
+export interface JobOutcome<Target = unknown, Summary = BackupSummary> {
   job: V1Job;
   target: Target;
   result: JobResult;
   /** The node the Job's pod ran on. */
   node?: string;
-  /** kopia-backup's summary, read back from the pod's termination message. */
-  summary?: BackupSummary;
+  /** The command's JSON summary (kopia-backup's by default), read back from the pod's termination message. */
+  summary?: Summary;
   /** The container's exit code, when it ran and ended. */
   exitCode?: number;
   message?: string;
@@ -65,12 +65,12 @@ const keyOf = (job: V1Job) => `${job.metadata!.namespace}/${job.metadata!.name}`
  * when the connection drops, relisted after 410 Gone): no polling. Succeeded Jobs are deleted;
  * failed ones are kept for inspection.
  */
-export function createJobPool<Target>(kube: Kube, work: JobWork<Target>[], options: PoolOptions) {
+export function createJobPool<Target, Summary extends { message: string } = BackupSummary>(kube: Kube, work: JobWork<Target>[], options: PoolOptions) {
   const jobs = work.map((item) => item.job);
   const queue = [...work];
   const active = new Map<string, Active<Target>>();
   /** Outcomes not handed out yet, and the wake-up of the reader waiting for one. */
-  const ready: JobOutcome<Target>[] = [];
+  const ready: JobOutcome<Target, Summary>[] = [];
   let wakeReader: () => void = () => {};
   let done = false;
   let stopping = false;
@@ -79,7 +79,7 @@ export function createJobPool<Target>(kube: Kube, work: JobWork<Target>[], optio
   /** A refusal that retrying cannot cure: the pool stops, and run() rejects with it. */
   let fatal: KkError | undefined;
 
-  const record = (outcome: JobOutcome<Target>) => {
+  const record = (outcome: JobOutcome<Target, Summary>) => {
     ready.push(outcome);
     wakeReader();
   };
@@ -95,7 +95,7 @@ export function createJobPool<Target>(kube: Kube, work: JobWork<Target>[], optio
     const job = latest ?? entry.job;
     const pod = await newestPod(kube, job).catch(() => undefined);
     const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
-    const summary = parseSummary(terminated?.message);
+    const summary = parseSummary<Summary>(terminated?.message);
     // e.g. DeadlineExceeded: the Job controller says why when the pod had nothing to say.
     const jobFailure = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True")?.message;
     const why = message ?? failureMessage(result, terminated?.message, summary) ?? jobFailure;
@@ -104,7 +104,7 @@ export function createJobPool<Target>(kube: Kube, work: JobWork<Target>[], optio
     if (remove) await deleteJob(kube, job).catch((error) => log.warn(`could not delete Job ${key}: ${apiErrorMessage(error)}`));
     // A kept Job keeps its Secret (it owns it): the credentials go now, the Job stays for inspection.
     else if (options.secretData && job.metadata?.uid) await deleteCredentials(job);
-    const outcome: JobOutcome<Target> = {
+    const outcome: JobOutcome<Target, Summary> = {
       job,
       target: entry.work.target,
       result,
@@ -326,7 +326,7 @@ export function createJobPool<Target>(kube: Kube, work: JobWork<Target>[], optio
   };
 
   /** Runs the pool; yields each outcome as its Job ends, and rejects at the end if the API refused the pool. */
-  async function* outcomes(): AsyncGenerator<JobOutcome<Target>> {
+  async function* outcomes(): AsyncGenerator<JobOutcome<Target, Summary>> {
     if (work.length === 0) return;
     const cancel = () => void stopAll("cancelled by signal");
     options.signal.addEventListener("abort", cancel, { once: true });
@@ -363,16 +363,16 @@ async function deleteJob(kube: Kube, job: V1Job): Promise<void> {
   }
 }
 
-function parseSummary(message: string | undefined): BackupSummary | undefined {
+function parseSummary<Summary>(message: string | undefined): Summary | undefined {
   if (!message?.trim().startsWith("{")) return undefined;
   try {
-    return JSON.parse(message) as BackupSummary;
+    return JSON.parse(message) as Summary;
   } catch {
     return undefined;
   }
 }
 
-function failureMessage(result: JobResult, terminationMessage: string | undefined, summary: BackupSummary | undefined): string | undefined {
+function failureMessage(result: JobResult, terminationMessage: string | undefined, summary: { message: string } | undefined): string | undefined {
   if (result === "succeeded") return undefined;
   if (summary) return summary.message;
   return terminationMessage?.trim().split("\n").slice(-3).map(logLineText).join(" | ") || undefined;

@@ -36,7 +36,8 @@ export interface JobSettings {
   activeDeadlineSeconds: number;
 }
 
-const DATA_MOUNT = "/data";
+/** Where a Job mounts the PVC it backs up or restores into. */
+export const DATA_MOUNT = "/data";
 const STATE_MOUNT = "/kopia";
 
 /**
@@ -123,7 +124,10 @@ export function buildRepositoryJob(name: string, namespace: string, role: "init"
  */
 export const kopiaHostname = (namespace: string, clusterName?: string) => (clusterName ? `${namespace}.${clusterName}` : namespace);
 
-export function runLabels(runId: string, role: "backup" | "init" | "maintenance"): Record<string, string> {
+/** What a kopia-k8s Job does: operator-backup's backup, init and maintenance; operator-restore's resolve (pins a snapshot) and restore. */
+export type JobRole = "backup" | "init" | "maintenance" | "resolve" | "restore";
+
+export function runLabels(runId: string, role: JobRole): Record<string, string> {
   return { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_RUN_ID]: runId, [LABEL_ROLE]: role };
 }
 
@@ -158,19 +162,19 @@ const BACKUP_SECURITY: V1SecurityContext = {
 };
 
 /** A nobody without a passwd entry, as distroless images use. */
-const NON_ROOT_UID = 65532;
+export const NON_ROOT_UID = 65532;
 
 /**
  * Maintenance and init read no volume: Pod Security's restricted level (non-root, no capability).
  * A filesystem repository's files belong to the root of the backup Jobs, so there they run as root,
  * still without any capability (hostPath is beyond baseline anyway).
  */
-function repositorySecurity(settings: JobSettings): V1SecurityContext {
+export function repositorySecurity(settings: JobSettings): V1SecurityContext {
   const user = settings.repositoryHostPath ? { runAsUser: 0, runAsNonRoot: false } : { runAsUser: NON_ROOT_UID, runAsGroup: NON_ROOT_UID, runAsNonRoot: true };
   return { ...user, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
 }
 
-function container(command: string, jobName: string, args: string[], settings: JobSettings, mounts: V1VolumeMount[], securityContext: V1SecurityContext): V1Container {
+export function container(command: string, jobName: string, args: string[], settings: JobSettings, mounts: V1VolumeMount[], securityContext: V1SecurityContext): V1Container {
   return {
     name: command,
     image: settings.image,
@@ -206,16 +210,16 @@ function container(command: string, jobName: string, args: string[], settings: J
 const KEY_FILE_MODE = 0o400;
 
 /** Only the key files' keys: the per-Job Secret's variables never become files. */
-function keyFilesVolumes(jobName: string, settings: JobSettings): V1Volume[] {
+export function keyFilesVolumes(jobName: string, settings: JobSettings): V1Volume[] {
   if (!settings.keyFiles) return [];
   const items = settings.keyFiles.names.map((name) => ({ key: name, path: name, mode: KEY_FILE_MODE }));
   return [{ name: "key-files", secret: { secretName: settings.keyFiles.userSecretName ?? jobName, items, defaultMode: KEY_FILE_MODE } }];
 }
 
-const pullSecrets = (settings: JobSettings) =>
+export const pullSecrets = (settings: JobSettings) =>
   settings.imagePullSecrets.length ? { imagePullSecrets: settings.imagePullSecrets.map((name) => ({ name })) } : {};
 
-function stateVolumes(settings: JobSettings): V1Volume[] {
+export function stateVolumes(settings: JobSettings): V1Volume[] {
   return [
     // kopia's cache, config and logs: the cache's two halves may each reach the size given, plus
     // index caches and logs; past the limit the kubelet evicts the pod rather than fill the node's disk.
@@ -235,7 +239,7 @@ const UNSCHEDULABLE_TOLERATION: V1Toleration = { key: "node.kubernetes.io/unsche
  * --hostname-override; the app pod's tolerations, and the cordoned node's. Otherwise: a Linux node,
  * within the PV's own node affinity when it has one.
  */
-function placement(where: { node?: string; pvNodeAffinity?: V1NodeSelector; tolerations: V1Toleration[] }): Pick<V1PodSpec, "affinity" | "nodeSelector" | "tolerations"> {
+export function placement(where: { node?: string; pvNodeAffinity?: V1NodeSelector; tolerations: V1Toleration[] }): Pick<V1PodSpec, "affinity" | "nodeSelector" | "tolerations"> {
   if (where.node) {
     const tolerations = where.tolerations.some((toleration) => toleration.key === UNSCHEDULABLE_TOLERATION.key) ? where.tolerations : [...where.tolerations, UNSCHEDULABLE_TOLERATION];
     return { ...nodeAffinity(where.node), tolerations };

@@ -42,7 +42,7 @@ export const kopiaRestoreOptions = { ...restoreOptions, ...kopiaOptions };
 type Key = keyof typeof restoreOptions;
 
 export type RestoreSettings =
-  | { action: "list"; filter: SourceFilter; json: boolean }
+  | { action: "list"; filter: SourceFilter; json: boolean; summaryFile?: string }
   | {
       action: "restore";
       /** Undefined only with --snapshot alone: the ID is then looked up in the whole repository. */
@@ -74,7 +74,9 @@ export function resolveRestoreSettings(flags: Record<string, unknown>): RestoreS
     if (given.length) throw refuse(`--list: only lists; drop ${given.map((key) => restoreOptions[key as Key].flag!.split(" ")[0]).join(", ")}`);
     if (all && Object.keys(filter).length) throw refuse("--all: lists every source; drop --namespace/--pvc/--hostname/--username/--source-path, or drop --all");
     if (!all && !Object.keys(filter).length) throw refuse("--list: which source? give --namespace and/or --pvc (or --hostname/--username), or --all");
-    return { action: "list", filter, json: on("json") };
+    const summaryFile = value("summaryFile");
+    if (summaryFile !== undefined && !isAbsolutePath(summaryFile)) throw refuse(`--summary-file: '${summaryFile}' must be an absolute path, e.g. /dev/termination-log`);
+    return { action: "list", filter, json: on("json"), ...(summaryFile ? { summaryFile } : {}) };
   }
 
   const selection = resolveSelection(value);
@@ -142,7 +144,8 @@ function resolveSourceFilter(value: (key: Key) => string | undefined): SourceFil
   return filter;
 }
 
-function resolveSelection(value: (key: Key) => string | undefined): Selection {
+/** --snapshot, --as-of and --offset as one Selection; operator-restore checks its own copies of these flags with it. */
+export function resolveSelection(value: (key: "snapshot" | "asOf" | "offset") => string | undefined): Selection {
   const snapshot = value("snapshot");
   const asOf = value("asOf");
   const offsetText = value("offset");

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.ts";
+import type { ClaimRecord } from "../claim-tags.ts";
 import type { RestoredCounts } from "./restored-line.ts";
 
 export type RestoreResult = "restored" | "restored-with-errors" | "cancelled" | "failed" | "refused" | "no-snapshot" | "dry-run";
@@ -23,7 +24,18 @@ export interface RestoreSummary {
   errors: number;
   /** Files the snapshot (or its subpath) holds: a complete restore wrote or kept each of them. */
   expectedFiles?: number;
+  /** The claim the backup recorded (its tags): what operator-restore recreates a missing PVC from. */
+  claim?: ClaimRecord;
   durationSeconds: number;
+}
+
+/** `--list --summary-file`: the sources, as operator-restore --all reads them from a Job's termination message. */
+export interface ListSummary {
+  result: "listed";
+  exitCode: ExitCodeValue;
+  message: string;
+  /** `pvc@host:/path` of every source with a complete snapshot (host: the namespace, or namespace.<cluster name>). */
+  sources: string[];
 }
 
 export interface RestoreTarget {
@@ -33,6 +45,7 @@ export interface RestoreTarget {
   subpath?: string;
   target: string;
   expected?: { files: number; bytes: number };
+  claim?: ClaimRecord;
 }
 
 const NO_COUNTS = { files: 0, dirs: 0, symlinks: 0, bytes: 0, skipped: 0, deleted: 0, errors: 0 };
@@ -85,10 +98,11 @@ export function summaryWithoutRestore(result: RestoreResult, exitCode: ExitCodeV
     ...(what.subpath ? { subpath: what.subpath } : {}),
     ...(what.target ? { target: what.target } : {}),
     ...(what.expected ? { expectedFiles: what.expected.files } : {}),
+    ...(what.claim ? { claim: what.claim } : {}),
     durationSeconds,
   };
 }
 
-export async function writeRestoreSummary(path: string | undefined, summary: RestoreSummary): Promise<void> {
+export async function writeRestoreSummary(path: string | undefined, summary: RestoreSummary | ListSummary): Promise<void> {
   if (path) await writeFile(path, JSON.stringify(summary));
 }

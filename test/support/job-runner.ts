@@ -45,8 +45,9 @@ const FS_GROUP_READ_MASK = 0o440;
 
 /**
  * Plays the kubelet for the kwok pods of kopia-k8s Jobs created with HOST_RUN_ANNOTATION: runs
- * each pod's container (the real kopia-backup or kopia-maintenance, from source) on this host, with
- * the pod's env and its Secret's values, its PVC as the PV's host folder, its Secret volumes as
+ * each pod's container (the real kopia-backup, kopia-maintenance or kopia-restore, from source) on
+ * this host, with the pod's env and its Secret's values, its PVC as the PV's host folder (kopia-backup's
+ * --path, kopia-restore's --target), its Secret volumes as
  * folders of files with the modes and group a kubelet gives them (the mount paths in env and args
  * rewritten to those folders) and a state folder of its own (an emptyDir), then ends the pod with
  * the exit code and termination message a kubelet would report.
@@ -71,10 +72,13 @@ export function runJobPodsOnHost(cluster: TestCluster, runId: string, options: H
     const summaryFile = join(state, "termination-log");
     const dataPath = await dataVolumePath(cluster, pod);
     const args = (container.args ?? []).map((arg, index, all) =>
-      all[index - 1] === "--path" ? dataPath! : all[index - 1] === "--summary-file" ? summaryFile : atHostPaths(arg, secretMounts),
+      all[index - 1] === "--path" ? dataPath!
+        : all[index - 1] === "--target" && dataPath ? arg.replace(/^\/data(?=\/|$)/, dataPath)
+        : all[index - 1] === "--summary-file" ? summaryFile
+        : atHostPaths(arg, secretMounts),
     );
-    // The Job records its source as mounted in the pod, /data; here the folder is the PV's.
-    if (dataPath) args.push("--source-path", "/data");
+    // A backup Job records its source as mounted in the pod, /data; here the folder is the PV's.
+    if (dataPath && command === "kopia-backup") args.push("--source-path", "/data");
 
     const startedAt = Date.now();
     const result = await runCommand(command, args, env, options.wrap);
@@ -203,9 +207,13 @@ function atHostPaths(value: string, mounts: Record<string, string>): string {
 async function dataVolumePath(cluster: TestCluster, pod: V1Pod): Promise<string | undefined> {
   const claimName = pod.spec!.volumes?.find((volume) => volume.name === "data")?.persistentVolumeClaim?.claimName;
   if (!claimName) return undefined;
-  const claim = await cluster.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace: pod.metadata!.namespace! });
-  const volume = await cluster.core.readPersistentVolume({ name: claim.spec!.volumeName! });
-  return volume.spec!.hostPath!.path;
+  // A WaitForFirstConsumer claim is bound as its first pod is scheduled: give the binding a moment.
+  for (let waited = 0; ; waited++) {
+    const claim = await cluster.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace: pod.metadata!.namespace! });
+    if (claim.spec?.volumeName) return (await cluster.core.readPersistentVolume({ name: claim.spec.volumeName })).spec!.hostPath!.path;
+    if (waited >= 100) throw new Error(`PVC ${pod.metadata!.namespace}/${claimName} of pod ${pod.metadata!.name} never got a volume`);
+    await Bun.sleep(100);
+  }
 }
 
 /**
@@ -224,5 +232,21 @@ export async function runOperatorWithHostJobs(
   const run = await runScript("operator-backup", [
     "--namespace", namespace, "--uuid", runId, "--maintenance-namespace", namespace, "--job-annotation", HOST_RUN_ANNOTATION, ...args,
   ], { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD, ...env });
+  return { run, runs: await runner.stop() };
+}
+
+/**
+ * operator-restore with every Job of the run (resolve, list, restore) played on this host, under a
+ * fresh run id; resolves once the run and its Jobs ended.
+ */
+export async function runOperatorRestoreWithHostJobs(
+  cluster: TestCluster,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  host: HostRunOptions = {},
+): Promise<{ run: ScriptRun; runs: HostRun[] }> {
+  const runId = `host${crypto.randomUUID().slice(0, 8)}`;
+  const runner = runJobPodsOnHost(cluster, runId, host);
+  const run = await runScript("operator-restore", ["--uuid", runId, "--job-annotation", HOST_RUN_ANNOTATION, ...args], { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD, ...env });
   return { run, runs: await runner.stop() };
 }

@@ -9,7 +9,7 @@ export interface ScriptRun {
   output: string;
 }
 
-export type ScriptName = "kopia-backup" | "kopia-maintenance" | "kopia-restore" | "operator-backup";
+export type ScriptName = "kopia-backup" | "kopia-maintenance" | "kopia-restore" | "operator-backup" | "operator-restore";
 
 /** How a script is started: from source with bun, or the compiled dist/ binary. */
 export function scriptCommand(name: ScriptName, compiled = false): string[] {
