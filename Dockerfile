@@ -1,4 +1,4 @@
-# kopia-k8s: operator-backup, kopia-backup, kopia-maintenance and kopia-restore (Bun single executables) with kopia.
+# kopia-k8s: operator-backup, operator-restore, kopia-backup, kopia-maintenance and kopia-restore (Bun single executables) with kopia.
 # Build: docker build -t kopia-k8s:0.1.0 .   (base images are build arguments)
 ARG GO_IMAGE=docker.io/library/golang:1.26-bookworm
 ARG NODE_IMAGE=docker.io/library/node:20-bookworm-slim
@@ -31,7 +31,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends bash ca-certificates rclone \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/*
 COPY --from=kopia /out/kopia /usr/local/bin/kopia
-COPY --from=scripts /src/dist/operator-backup /src/dist/kopia-backup /src/dist/kopia-maintenance /src/dist/kopia-restore /usr/local/bin/
+COPY --from=scripts /src/dist/operator-backup /src/dist/operator-restore /src/dist/kopia-backup /src/dist/kopia-maintenance /src/dist/kopia-restore /usr/local/bin/
 # Bun reads extra CAs at start-up only: in a pod, trust the cluster's CA for the API server.
 ENV NODE_EXTRA_CA_CERTS=/var/run/secrets/kubernetes.io/serviceaccount/ca.crt \
     KOPIA_CHECK_FOR_UPDATES=false \

@@ -30,6 +30,7 @@ export const operatorRestoreOptions = {
   deleteExtra: toggle({ flag: "--delete-extra", env: "KK_RESTORE_DELETE_EXTRA", help: "With --overwrite: delete what the snapshot does not hold" }),
   skipExisting: toggle({ flag: "--skip-existing", env: "KK_RESTORE_SKIP_EXISTING", help: "Keep files that already match the snapshot: resumes an interrupted restore" }),
   skipOwners: toggle({ flag: "--skip-owners", env: "KK_RESTORE_SKIP_OWNERS", help: "Do not restore owners" }),
+  repositoryNode: text({ flag: "--repository-node <node>", env: "KK_REPOSITORY_NODE", help: "A filesystem repository that is one node's folder: the Jobs that pick the snapshot run on this node", defaultHelp: "any node (the folder is on every node)" }),
   jobNamespace: text({ flag: "--job-namespace <ns>", env: "KK_JOB_NAMESPACE", help: "Namespace of the Jobs that pick the snapshot (they mount no volume)", defaultHelp: "this identity's namespace" }),
   dryRun: toggle({ flag: "--dry-run", help: "Pick the snapshot (one short Job), print the plan, change nothing else" }),
   ...jobRunOptions,
@@ -75,6 +76,8 @@ export function resolveOperatorRestoreSettings(flags: Record<string, unknown>) {
   if (options.scaleDown && options.allowRunning) throw refuse("--scale-down and --allow-running contradict each other; give one");
   if (options.deleteExtra && !options.overwrite) throw refuse("--delete-extra: only with --overwrite (it deletes what the snapshot lacks)");
   if (options.overwrite && options.skipExisting) throw refuse("--overwrite and --skip-existing contradict each other; give one");
+  if (options.repositoryNode !== undefined && !options.repository.localPath) throw refuse("--repository-node: only for a filesystem: repository, the folder of one node");
+  if (options.repositoryNode !== undefined && !isSecretName(options.repositoryNode)) throw refuse(`--repository-node: '${options.repositoryNode}' is not a node name`);
   const selection = resolveSelection((key) => options[key]);
   const subpath = options.subpath?.split("/").filter(Boolean).join("/") || undefined;
   if (subpath !== undefined && subpath.split("/").some((part) => part === "." || part === "..")) throw refuse(`--subpath: '${options.subpath}' must be a path inside the snapshot without '.' or '..'`);

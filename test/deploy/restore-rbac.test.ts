@@ -21,7 +21,8 @@ afterAll(() => {
 
 describe("deploy/restore/: operator-restore's least-privilege RBAC", () => {
   test("kubectl apply --dry-run=server -k deploy/restore/ passes", () => {
-    kubectl("create", "namespace", "kopia-k8s");
+    kubectl("create", "namespace", "kopia-k8s"); // or deploy/'s test made it
+    expect(kubectl("get", "namespace", "kopia-k8s").exitCode).toBe(0);
     const dryRun = kubectl("apply", "--dry-run=server", "-k", "deploy/restore/");
     expect(dryRun.exitCode, dryRun.stderr).toBe(0);
     expect(dryRun.stdout).toContain("clusterrole.rbac.authorization.k8s.io/kopia-k8s-operator-restore created (server dry run)");

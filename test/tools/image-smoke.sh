@@ -10,7 +10,7 @@ run() { podman run --rm --network none "$@"; }
 
 # Output is captured whole before it is searched: `| grep -q` would close the pipe at the first
 # match, and podman, still writing, fails with "broken pipe" under pipefail.
-for binary in operator-backup kopia-backup kopia-maintenance kopia-restore; do
+for binary in operator-backup operator-restore kopia-backup kopia-maintenance kopia-restore; do
   help=$(run "$image" "$binary" --help) && [[ $help == *--help* ]] || { echo "$binary --help failed in $image" >&2; exit 1; }
 done
 version=$(run "$image" kopia --version) && [[ $version == *v0.23.1* ]] || { echo "kopia --version in $image: $version" >&2; exit 1; }

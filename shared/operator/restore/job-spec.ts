@@ -39,14 +39,14 @@ const sourceArgs = (source: PvcRef, settings: JobSettings) => ["--namespace", so
  * and reports it as its termination message, so the workstation needs no kopia and the choice is
  * made once. Without `source`, it lists the repository's sources instead (disaster recovery).
  */
-export function buildResolveJob(name: string, namespace: string, settings: JobSettings, what: { source: PvcRef; selectionArgs: string[]; subpath?: string } | { list: true }): V1Job {
+export function buildResolveJob(name: string, namespace: string, settings: JobSettings, what: { source: PvcRef; selectionArgs: string[]; subpath?: string } | { list: true }, repositoryNode?: string): V1Job {
   const args = "list" in what
     ? ["--list", "--all", ...SUMMARY]
     : [...sourceArgs(what.source, settings), ...what.selectionArgs, ...(what.subpath ? ["--subpath", what.subpath] : []), "--dry-run", ...SUMMARY];
   const annotations = { ...settings.annotations, ...("list" in what ? {} : { [ANNOTATION_PVC]: what.source.pvc }) };
   const securityContext = repositorySecurity(settings);
   return job(name, namespace, "resolve", settings, annotations, {
-    ...placement({ tolerations: [] }),
+    ...placement({ ...(repositoryNode ? { node: repositoryNode } : {}), tolerations: [] }),
     // The key files are root's, readable by their owner only: a non-root Job reads them as their group.
     ...(settings.keyFiles && securityContext.runAsNonRoot ? { securityContext: { fsGroup: NON_ROOT_UID } } : {}),
     containers: [container("kopia-restore", name, args, settings, [], securityContext)],

@@ -19,7 +19,7 @@ export interface Resolved {
 /** Where the resolve Jobs run: --job-namespace, else this identity's own namespace. */
 export const jobNamespaceOf = (kube: Kube, settings: Pick<OperatorRestoreSettings, "jobNamespace">) => settings.jobNamespace ?? kube.homeNamespace;
 
-type Poolable = Pick<OperatorRestoreSettings, "runId" | "jobPrefix" | "jobNamespace" | "concurrency" | "pendingTimeoutMs" | "watchTimeoutSeconds" | "userSecretName" | "secretData" | "selectionArgs" | "subpath">;
+type Poolable = Pick<OperatorRestoreSettings, "runId" | "jobPrefix" | "jobNamespace" | "concurrency" | "pendingTimeoutMs" | "watchTimeoutSeconds" | "userSecretName" | "secretData" | "selectionArgs" | "subpath" | "repositoryNode">;
 
 function resolvePool<Target, Summary extends { message: string }>(kube: Kube, settings: Poolable, work: { job: ReturnType<typeof buildResolveJob>; target: Target }[], signal: AbortSignal) {
   return createJobPool<Target, Summary>(kube, work, {
@@ -42,7 +42,7 @@ export async function pinSnapshots(kube: Kube, settings: Poolable, jobSettings: 
   const namespace = jobNamespaceOf(kube, settings);
   const work = sources.map((source) => ({
     target: source,
-    job: buildResolveJob(backupJobName(`${settings.jobPrefix}-pick`, settings.runId, source.namespace, source.pvc), namespace, jobSettings, { source, selectionArgs: settings.selectionArgs, ...(settings.subpath ? { subpath: settings.subpath } : {}) }),
+    job: buildResolveJob(backupJobName(`${settings.jobPrefix}-pick`, settings.runId, source.namespace, source.pvc), namespace, jobSettings, { source, selectionArgs: settings.selectionArgs, ...(settings.subpath ? { subpath: settings.subpath } : {}) }, settings.repositoryNode),
   }));
   log.info(`picking the snapshot of ${sources.length === 1 ? `${sources[0]!.namespace}/${sources[0]!.pvc}` : `${sources.length} PVCs`} with ${sources.length === 1 ? "a Job" : "Jobs"} in namespace ${namespace}`);
   const resolved: Resolved[] = [];
@@ -68,7 +68,7 @@ function resolveFailure(outcome: Omit<JobOutcome<unknown, { message: string }>, 
 /** Disaster recovery: one Job lists every source in the repository (`pvc@host`). */
 export async function listSources(kube: Kube, settings: Poolable, jobSettings: JobSettings, signal: AbortSignal): Promise<string[]> {
   const namespace = jobNamespaceOf(kube, settings);
-  const job = buildResolveJob(`${settings.jobPrefix}-list-${settings.runId}`, namespace, jobSettings, { list: true });
+  const job = buildResolveJob(`${settings.jobPrefix}-list-${settings.runId}`, namespace, jobSettings, { list: true }, settings.repositoryNode);
   log.info(`listing the repository's sources with Job ${namespace}/${job.metadata!.name}`);
   let outcome: JobOutcome<string, ListSummary> | undefined;
   for await (const ended of resolvePool<string, ListSummary>(kube, settings, [{ job, target: "list" }], signal).outcomes()) outcome = ended;

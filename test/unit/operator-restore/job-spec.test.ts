@@ -26,6 +26,20 @@ describe("the resolve Job: picks and pins the snapshot", () => {
   });
 });
 
+describe("the resolve Job of a filesystem repository", () => {
+  const filesystem = settings({ repositoryUrl: "filesystem:///srv/kopia", repositoryHostPath: "/srv/kopia" });
+  const mountsRepository = (job: ReturnType<typeof buildResolveJob>) => job.spec!.template.spec!.volumes!.some((volume) => volume.hostPath?.path === "/srv/kopia");
+  test("mounts the node's folder; with --repository-node it runs on that node, else on any Linux node", () => {
+    const pinnedJob = buildResolveJob("pick", "kopia-k8s", filesystem, { list: true }, "node-1");
+    expect(mountsRepository(pinnedJob)).toBe(true);
+    const pinned = pinnedJob.spec!.template.spec!;
+    expect(pinned.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchFields).toEqual([{ key: "metadata.name", operator: "In", values: ["node-1"] }]);
+    const anywhere = buildResolveJob("pick", "kopia-k8s", filesystem, { list: true }).spec!.template.spec!;
+    expect(anywhere.affinity).toBeUndefined();
+    expect(anywhere.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+  });
+});
+
 describe("the restore Job", () => {
   test("restores the pinned snapshot of the source into the mounted PVC, read-write, with exactly the write flags given", () => {
     const job = buildRestoreJob("kopia-restore-x", target(), settings(), ["--overwrite", "--delete-extra"]);

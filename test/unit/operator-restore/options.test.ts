@@ -52,6 +52,8 @@ describe("operator-restore options: bad input is one line naming the flag (exit 
     ["--snapshot with --offset", { ...one, snapshot: "abc123", offset: "1" }, "--snapshot names one snapshot"],
     ["--all with --pvc", { all: true, pvc: "data" }, "--all: restores every PVC to its own name; drop --pvc"],
     ["--all with --to-namespace", { all: true, toNamespace: "x" }, "drop --to-namespace"],
+    ["--repository-node with an object store", { ...one, repository: "s3://backups?endpoint=minio:9000", repositoryNode: "node-1" }, "--repository-node: only for a filesystem: repository"],
+    ["--repository-node that is no node name", { ...one, repositoryNode: "Node 1" }, "--repository-node: 'Node 1' is not a node name"],
     ["--subpath leaving the snapshot", { ...one, subpath: "a/../../etc" }, "--subpath: 'a/../../etc' must be a path inside the snapshot"],
   ];
   for (const [name, flags, fragment] of cases) {
