@@ -14,7 +14,7 @@ import { describeTree } from "../support/corpus.ts";
 import { TEST_PASSWORD } from "../support/kopia.ts";
 import { tempDir, waitFor } from "../support/processes.ts";
 import type { RealNode } from "../support/real-node.ts";
-import { deleteAppNamespaces, deployApp, namespaceWithVolume, realNodeWithImages } from "../support/real-node-e2e.ts";
+import { deleteAppNamespaces, deployApp as deployOn, namespaceWithVolume as volumeOn, realNodeWithImages } from "../support/real-node-e2e.ts";
 import { deleteAtCleanup, deleteNamespaceAndWait, volumeForRestore } from "../support/restore-cluster.ts";
 import { runScript } from "../support/scripts.ts";
 
@@ -35,6 +35,8 @@ afterAll(async () => {
   await node?.stop();
 });
 
+const namespaceWithVolume = (prefix: string) => volumeOn(cluster, node, prefix);
+const deployApp = (namespace: string, annotations: Record<string, string>) => deployOn(cluster, node, namespace, annotations);
 const jobFlags = () => ["--image", KOPIA_IMAGE, "--image-pull-policy", "Never", "--repository", `filesystem://${repository}`];
 const env = () => ({ KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD });
 
