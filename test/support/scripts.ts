@@ -11,8 +11,12 @@ export interface ScriptRun {
 
 export type ScriptName = "kopia-backup" | "kopia-maintenance" | "kopia-restore" | "operator-backup" | "operator-restore";
 
-/** How a script is started: from source with bun, or the compiled dist/ binary. */
-export function scriptCommand(name: ScriptName, compiled = false): string[] {
+/** Platforms `npm run build -- --platform` cross-compiles for, into dist/<os>-<arch>/. */
+export type CrossPlatform = "linux/arm64" | "linux/amd64";
+
+/** How a script is started: from source with bun, the compiled dist/ binary, or one cross-compiled for a platform. */
+export function scriptCommand(name: ScriptName, compiled = false, platform?: CrossPlatform): string[] {
+  if (platform) return [join(repoRoot, "dist", platform.replace("/", "-"), name)];
   return compiled ? [join(repoRoot, "dist", name)] : [process.execPath, join(repoRoot, "scripts", `${name}.ts`)];
 }
 
@@ -22,6 +26,8 @@ export function scriptCommand(name: ScriptName, compiled = false): string[] {
  */
 export interface ScriptOptions {
   compiled?: boolean;
+  /** Run the binary `npm run build -- --platform <platform>` made (under emulation on another machine). */
+  platform?: CrossPlatform;
   cwd?: string;
   /** Run as this uid/gid (via setpriv), e.g. 65534 to be a user that cannot read root's files. */
   asUser?: number;
@@ -29,7 +35,7 @@ export interface ScriptOptions {
 
 export function startScript(name: ScriptName, args: string[], env: Record<string, string | undefined>, options: ScriptOptions = {}) {
   const asUser = options.asUser === undefined ? [] : ["setpriv", `--reuid=${options.asUser}`, `--regid=${options.asUser}`, "--clear-groups"];
-  return Bun.spawn([...asUser, ...scriptCommand(name, options.compiled), ...args], {
+  return Bun.spawn([...asUser, ...scriptCommand(name, options.compiled, options.platform), ...args], {
     cwd: options.cwd ?? repoRoot,
     env: cleanEnv(env),
     stdout: "pipe",

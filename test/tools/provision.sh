@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds (only if missing) the real tools the tests need, from their Go modules and Debian packages,
 # caches them by version outside the repository, and prints the folder holding them as the last line.
-# Usage: provision.sh [kopia|minio|pushgateway|prometheus|cluster|node|backends|all]...   (default: all)
+# Usage: provision.sh [kopia|minio|pushgateway|prometheus|cluster|node|backends|all|arm64]...   (default: all)
+# arm64 (not part of all; the arm64 tests ask for it): kopia for linux/arm64 and what runs arm64 here.
 set -euo pipefail
 
 KOPIA_VERSION=v0.23.1
@@ -185,6 +186,34 @@ build_pause() {
   rm -rf "$tmp"
 }
 
+# linux/arm64 beside linux/amd64 (test/arm64, the arm64 image): kopia cross-compiled for arm64, and
+# Debian's qemu-user-static with arm64's libc (the compiled scripts link glibc dynamically), registered
+# with binfmt_misc so that arm64 executables, and arm64 containers, run here transparently.
+provision_arm64() {
+  build kopia-linux-arm64 "$KOPIA_VERSION" \
+    'GOARCH=arm64 GOFLAGS="$GOFLAGS -tags=nohtmlui" go_build '"$KOPIA_VERSION"' github.com/kopia/kopia && mv "$out/kopia" "$out/kopia-linux-arm64"' kopia-linux-arm64
+  [ "$(dpkg --print-architecture)" = arm64 ] || provision_arm64_emulation
+}
+
+provision_arm64_emulation() {
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "dpkg --add-architecture arm64"
+    dpkg --add-architecture arm64
+    apt-get update -qq >/dev/null 2>&1 || apt-get update -qq >&2
+  fi
+  if [ ! -x /usr/bin/qemu-aarch64-static ] || ! dpkg -s libc6:arm64 >/dev/null 2>&1; then
+    log "installing Debian packages qemu-user-static libc6:arm64"
+    apt_install qemu-user-static libc6:arm64
+  fi
+  local misc=/proc/sys/fs/binfmt_misc
+  mountpoint -q "$misc" || { log "mounting binfmt_misc"; mount -t binfmt_misc binfmt_misc "$misc"; }
+  if [ ! -e "$misc/qemu-aarch64" ]; then
+    log "registering qemu-aarch64 with binfmt_misc"
+    grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf >"$misc/register"
+  fi
+  grep -qx enabled "$misc/qemu-aarch64" || echo 1 >"$misc/qemu-aarch64"
+}
+
 # Storage servers the backend tests run on 127.0.0.1 (test/support/{sshd,azurite,fake-gcs,webdav}.ts).
 provision_backends() {
   # OpenSSH's sshd unpacked, not installed: the package would start a system sshd on port 22.
@@ -231,8 +260,9 @@ for t in "${targets[@]}"; do
     cluster) provision_cluster ;;
     node) provision_node ;;
     backends) provision_backends ;;
+    arm64) provision_arm64 ;;
     all) provision_kopia; provision_minio; provision_pushgateway; provision_prometheus; provision_prometheusrule_crd; provision_cluster; provision_node; provision_backends ;;
-    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, prometheus, cluster, node, backends or all)" >&2; exit 2 ;;
+    *) echo "provision: unknown target '$t' (use kopia, minio, pushgateway, prometheus, cluster, node, backends, all or arm64)" >&2; exit 2 ;;
   esac
 done
 echo "$bin"
