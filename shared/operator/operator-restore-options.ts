@@ -1,7 +1,7 @@
 import { usageError } from "../exit-codes.ts";
 import { duration, list, positiveInteger, readOptions, text, toggle } from "../option-table.ts";
 import { repositoryOption } from "../repository.ts";
-import { resolveSelection } from "../restore/options.ts";
+import { kopiaRestoreOptions, resolveSelection } from "../restore/options.ts";
 import { loggingOptions } from "../script-options.ts";
 import { dnsLabel, jobRunOptions, resolveJobRun } from "./job-run-options.ts";
 import { isDnsLabel, isSecretName } from "./names.ts";
@@ -9,14 +9,14 @@ import { isDnsLabel, isSecretName } from "./names.ts";
 export const ACCESS_MODES = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"] as const;
 const QUANTITY = /^\d+(\.\d+)?(k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/;
 
-/** Every option of operator-restore, each declared once; the Job options are operator-backup's. */
+/** Every option of operator-restore, each declared once; the Job options are operator-backup's, the selection and write flags kopia-restore's. */
 export const operatorRestoreOptions = {
   namespaces: list({ flag: "--namespace <ns>", env: "KK_NAMESPACES", help: "The PVC's namespace (its Kopia hostname); with --all, only these namespaces (repeatable)" }),
   pvc: text({ flag: "--pvc <name>", env: "KK_PVC", help: "The PVC to restore (its Kopia username)" }),
   all: toggle({ flag: "--all", env: "KK_RESTORE_ALL", help: "Disaster recovery: recreate every PVC the repository knows (from the claims its snapshots record) and restore each" }),
   snapshot: text({ flag: "--snapshot <id>", env: "KK_RESTORE_SNAPSHOT", help: "Snapshot ID or a unique prefix of one, or latest", defaultHelp: "latest" }),
-  asOf: text({ flag: "--as-of <time>", env: "KK_RESTORE_AS_OF", help: "The newest complete snapshot started at or before this RFC 3339 time with a zone" }),
-  offset: text({ flag: "--offset <n>", env: "KK_RESTORE_OFFSET", help: "Skip the n newest (complete, --as-of) snapshots", defaultHelp: "0" }),
+  asOf: kopiaRestoreOptions.asOf,
+  offset: kopiaRestoreOptions.offset,
   subpath: text({ flag: "--subpath <path>", env: "KK_RESTORE_SUBPATH", help: "Restore only this folder or file of the snapshot, to the same place in the volume" }),
   toPvc: text({ flag: "--to-pvc <name>", env: "KK_RESTORE_TO_PVC", help: "Restore into this PVC (created when missing) instead of the original" }),
   toNamespace: text({ flag: "--to-namespace <ns>", env: "KK_RESTORE_TO_NAMESPACE", help: "Namespace of --to-pvc", defaultHelp: "--namespace" }),
@@ -26,10 +26,10 @@ export const operatorRestoreOptions = {
   accessModes: list({ flag: "--access-mode <mode>", env: "KK_RESTORE_ACCESS_MODES", help: "Access mode of a PVC to create (ReadWriteOnce, ReadOnlyMany, ReadWriteMany, ReadWriteOncePod); repeatable", defaultHelp: "the original PVC's, else the backup's" }),
   scaleDown: toggle({ flag: "--scale-down", env: "KK_RESTORE_SCALE_DOWN", help: "Scale the Deployments/StatefulSets whose pods mount the PVC to 0, restore, and scale them back only after success" }),
   allowRunning: toggle({ flag: "--allow-running", env: "KK_RESTORE_ALLOW_RUNNING", help: "Restore while pods mount the PVC (the Job runs on their node; the app sees files change)" }),
-  overwrite: toggle({ flag: "--overwrite", env: "KK_RESTORE_OVERWRITE", help: "Restore into a volume that is not empty, replacing files that differ" }),
-  deleteExtra: toggle({ flag: "--delete-extra", env: "KK_RESTORE_DELETE_EXTRA", help: "With --overwrite: delete what the snapshot does not hold" }),
-  skipExisting: toggle({ flag: "--skip-existing", env: "KK_RESTORE_SKIP_EXISTING", help: "Keep files that already match the snapshot: resumes an interrupted restore" }),
-  skipOwners: toggle({ flag: "--skip-owners", env: "KK_RESTORE_SKIP_OWNERS", help: "Do not restore owners" }),
+  overwrite: kopiaRestoreOptions.overwrite,
+  deleteExtra: kopiaRestoreOptions.deleteExtra,
+  skipExisting: kopiaRestoreOptions.skipExisting,
+  skipOwners: kopiaRestoreOptions.skipOwners,
   repositoryNode: text({ flag: "--repository-node <node>", env: "KK_REPOSITORY_NODE", help: "A filesystem repository that is one node's folder: the Jobs that pick the snapshot run on this node", defaultHelp: "any node (the folder is on every node)" }),
   jobNamespace: text({ flag: "--job-namespace <ns>", env: "KK_JOB_NAMESPACE", help: "Namespace of the Jobs that pick the snapshot (they mount no volume)", defaultHelp: "this identity's namespace" }),
   dryRun: toggle({ flag: "--dry-run", help: "Pick the snapshot (one short Job), print the plan, change nothing else" }),
