@@ -71,9 +71,10 @@ export function runJobPodsOnHost(cluster: TestCluster, runId: string, options: H
     for (const [name, value] of Object.entries(env)) env[name] = atHostPaths(value, secretMounts);
     const summaryFile = join(state, "termination-log");
     const dataPath = await dataVolumePath(cluster, pod);
+    const dataMount = container.volumeMounts?.find((mount) => mount.name === "data")?.mountPath;
     const args = (container.args ?? []).map((arg, index, all) =>
       all[index - 1] === "--path" ? dataPath!
-        : all[index - 1] === "--target" && dataPath ? arg.replace(/^\/data(?=\/|$)/, dataPath)
+        : all[index - 1] === "--target" && dataPath && dataMount && (arg === dataMount || arg.startsWith(`${dataMount}/`)) ? dataPath + arg.slice(dataMount.length)
         : all[index - 1] === "--summary-file" ? summaryFile
         : atHostPaths(arg, secretMounts),
     );

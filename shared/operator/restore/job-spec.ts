@@ -1,5 +1,5 @@
 import type { V1Job, V1NodeSelector, V1SecurityContext, V1Toleration } from "@kubernetes/client-node";
-import { container, DATA_MOUNT, keyFilesVolumes, NON_ROOT_UID, placement, pullSecrets, repositorySecurity, runLabels, stateVolumes, type JobRole, type JobSettings } from "../job-spec.ts";
+import { container, keyFilesVolumes, NON_ROOT_UID, placement, pullSecrets, repositorySecurity, runLabels, stateVolumes, type JobRole, type JobSettings } from "../job-spec.ts";
 import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_PVC_HASH, shortHash } from "../names.ts";
 import type { PvcRef } from "../operator-restore-options.ts";
 
@@ -55,6 +55,14 @@ export function buildResolveJob(name: string, namespace: string, settings: JobSe
 }
 
 /**
+ * The PVC is mounted one level below a small writable folder, not at /data: on finishing a folder,
+ * kopia removes a `<folder>.kopia-entry` placeholder beside it, and under a read-only root
+ * filesystem that unlink fails (EROFS) even for a name that does not exist.
+ */
+const RESTORE_PARENT = "/restore";
+export const RESTORE_MOUNT = `${RESTORE_PARENT}/data`;
+
+/**
  * The restore Job for one PVC: mounts it read-write, no service-account token, the pinned snapshot
  * only, placed as a backup Job would be (the app's node for a single-node volume in use, else
  * within the PV's node affinity; never a nodeName, so a WaitForFirstConsumer volume binds to it).
@@ -64,15 +72,20 @@ export function buildRestoreJob(name: string, target: RestoreTarget, settings: J
     ...sourceArgs(target.source, settings),
     "--snapshot", target.snapshotId,
     ...(target.subpath ? ["--subpath", target.subpath] : []),
-    "--target", target.subpath ? `${DATA_MOUNT}/${target.subpath}` : DATA_MOUNT,
+    "--target", target.subpath ? `${RESTORE_MOUNT}/${target.subpath}` : RESTORE_MOUNT,
     ...writeArgs,
     ...SUMMARY,
   ];
   const annotations = { ...settings.annotations, [ANNOTATION_PVC]: target.pvc, ...(target.node ? { [ANNOTATION_NODE]: target.node } : {}) };
   const restored = job(name, target.namespace, "restore", settings, annotations, {
     ...placement(target),
-    containers: [container("kopia-restore", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT }], RESTORE_SECURITY)],
-    volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc } }, ...stateVolumes(settings), ...keyFilesVolumes(name, settings)],
+    containers: [container("kopia-restore", name, args, settings, [{ name: "restore-parent", mountPath: RESTORE_PARENT }, { name: "data", mountPath: RESTORE_MOUNT }], RESTORE_SECURITY)],
+    volumes: [
+      { name: "restore-parent", emptyDir: { sizeLimit: "1Mi" } },
+      { name: "data", persistentVolumeClaim: { claimName: target.pvc } },
+      ...stateVolumes(settings),
+      ...keyFilesVolumes(name, settings),
+    ],
   });
   restored.metadata!.labels![LABEL_PVC_HASH] = shortHash(`${target.namespace}/${target.pvc}`, 16);
   restored.spec!.template.metadata!.labels = restored.metadata!.labels;

@@ -45,14 +45,20 @@ describe("the restore Job", () => {
     const job = buildRestoreJob("kopia-restore-x", target(), settings(), ["--overwrite", "--delete-extra"]);
     const pod = job.spec!.template.spec!;
     expect(job.metadata!.namespace).toBe("staging");
-    expect(pod.containers[0]!.args).toEqual(["--namespace", "apps", "--pvc", "data", "--snapshot", "k1234abcd", "--target", "/data", "--overwrite", "--delete-extra", "--summary-file", "/dev/termination-log"]);
-    expect(pod.volumes![0]).toEqual({ name: "data", persistentVolumeClaim: { claimName: "data-copy" } });
-    expect(pod.containers[0]!.volumeMounts![0]).toEqual({ name: "data", mountPath: "/data" });
+    expect(pod.containers[0]!.args).toEqual(["--namespace", "apps", "--pvc", "data", "--snapshot", "k1234abcd", "--target", "/restore/data", "--overwrite", "--delete-extra", "--summary-file", "/dev/termination-log"]);
+    expect(pod.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "data-copy" } });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: "data", mountPath: "/restore/data" });
+  });
+
+  test("the PVC's mount sits in a writable folder: kopia unlinks '<target>.kopia-entry' beside the target, which a read-only root refuses", () => {
+    const pod = buildRestoreJob("kopia-restore-x", target(), settings(), []).spec!.template.spec!;
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({ name: "restore-parent", mountPath: "/restore" });
+    expect(pod.volumes).toContainEqual({ name: "restore-parent", emptyDir: { sizeLimit: "1Mi" } });
   });
 
   test("a subpath goes back where it was", () => {
     const job = buildRestoreJob("kopia-restore-x", target({ subpath: "uploads/2026" }), settings(), []);
-    expect(job.spec!.template.spec!.containers[0]!.args).toContain("/data/uploads/2026");
+    expect(job.spec!.template.spec!.containers[0]!.args).toContain("/restore/data/uploads/2026");
   });
 
   test("root with only CHOWN, FOWNER, DAC_OVERRIDE and FSETID; read-only root filesystem; no token; kept labels for the pool", () => {
