@@ -60,7 +60,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   if (runnable.length > 0) {
     const outcome = await runRepositoryJob(kube, settings, jobSettings, { role: "init", firstBackup: runnable[0], signal });
     if (signal.aborted) return stopped();
-    if (outcome?.result !== "succeeded") {
+    if (outcome?.result !== "success") {
       const why = outcome?.message ?? outcome?.result ?? "no outcome";
       // kopia-maintenance's own exit 5 means the repository itself cannot be used; anything else is a Job that failed.
       throw new KkError(`the repository Job failed, so no hook ran and no backup started: ${why}`, outcome?.exitCode === ExitCode.repository ? ExitCode.repository : ExitCode.jobsFailed);
@@ -97,7 +97,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
     for await (const outcome of pool.outcomes()) {
       const row = reportRow(outcome);
       rows.push(row);
-      log[outcome.result === "succeeded" ? "success" : "error"](doneLine(row, rows.length, work.length));
+      log[outcome.result === "success" ? "success" : "error"](doneLine(row, rows.length, work.length));
       postHooks.targetDone(outcome.target);
     }
   } catch (error) {
@@ -119,7 +119,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   log.info(`summary of run ${settings.runId}:\n${formatTable(rows)}`, { rows });
   tally.rows = rows;
   if (signal.aborted) return stopped();
-  return runVerdict(rows, { postHookFailures: postHooks.failures, maintenanceFailed: maintenance !== undefined && maintenance.result !== "succeeded" });
+  return runVerdict(rows, { postHookFailures: postHooks.failures, maintenanceFailed: maintenance !== undefined && maintenance.result !== "success" });
 }
 
 await runCli(cli);

@@ -7,7 +7,7 @@ import { apiErrorMessage, isNotFound, permanentApiError, type Kube } from "./cli
 import { buildCredentialsSecret } from "./job-spec.ts";
 import { podCreationRefusal, stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
 
-export type JobResult = "succeeded" | "failed" | "timed-out" | "cancelled";
+export type JobResult = "success" | "failed" | "timed-out" | "cancelled";
 
 /** A Job to run, and what it works on: its outcome carries the same target back. */
 export interface JobWork<Target> {
@@ -220,7 +220,7 @@ export function createJobPool<Target, Summary extends { message: string } = Back
     if (!entry) return;
     if ((job.status?.ready ?? 0) > 0) entry.ready = true;
     if (phase === "DELETED") return void finish(key, "failed", { message: "Job was deleted by someone else", latest: job });
-    if (hasCondition(job, "Complete")) return void finish(key, "succeeded", { latest: job });
+    if (hasCondition(job, "Complete")) return void finish(key, "success", { latest: job });
     if (hasCondition(job, "Failed")) return void finish(key, "failed", { latest: job });
   };
 
@@ -373,7 +373,7 @@ function parseSummary<Summary>(message: string | undefined): Summary | undefined
 }
 
 function failureMessage(result: JobResult, terminationMessage: string | undefined, summary: { message: string } | undefined): string | undefined {
-  if (result === "succeeded") return undefined;
+  if (result === "success") return undefined;
   if (summary) return summary.message;
   return terminationMessage?.trim().split("\n").slice(-3).map(logLineText).join(" | ") || undefined;
 }

@@ -19,7 +19,7 @@ export function reportRow(outcome: Omit<JobOutcome, "target">): ReportRow {
   const metadata = outcome.job.metadata!;
   const summary = outcome.summary;
   // A partial backup (exit 3) fails its Job, but its snapshot was saved: say so.
-  const result = outcome.result === "succeeded" ? (summary?.result ?? "success") : summary?.result === "partial" ? "partial" : outcome.result;
+  const result = outcome.result === "success" ? (summary?.result ?? "success") : summary?.result === "partial" ? "partial" : outcome.result;
   return {
     namespace: metadata.namespace!,
     pvc: metadata.annotations?.[ANNOTATION_PVC] ?? metadata.name!,

@@ -42,7 +42,7 @@ export async function runRepositoryJob(
     for await (const ended of pool.outcomes()) last = ended;
     return last;
   });
-  if (outcome?.result === "succeeded") log.success(role === "init" ? "the repository is ready" : "maintenance succeeded");
+  if (outcome?.result === "success") log.success(role === "init" ? "the repository is ready" : "maintenance succeeded");
   else log.error(`${role === "init" ? "the repository Job" : "maintenance"} ${outcome?.result ?? "failed"}: ${outcome?.message ?? ""}`);
   return outcome;
 }

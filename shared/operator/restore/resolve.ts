@@ -52,7 +52,7 @@ export async function pinSnapshots(kube: Kube, settings: Poolable, jobSettings: 
 
 function resolvedFrom(outcome: JobOutcome<PvcRef, RestoreSummary>): Resolved {
   const summary = outcome.summary;
-  if (outcome.result === "succeeded" && summary?.snapshotId) return { source: outcome.target, summary };
+  if (outcome.result === "success" && summary?.snapshotId) return { source: outcome.target, summary };
   return { source: outcome.target, ...(summary ? { summary } : {}), failure: resolveFailure(outcome) };
 }
 
@@ -72,6 +72,6 @@ export async function listSources(kube: Kube, settings: Poolable, jobSettings: J
   log.info(`listing the repository's sources with Job ${namespace}/${job.metadata!.name}`);
   let outcome: JobOutcome<string, ListSummary> | undefined;
   for await (const ended of resolvePool<string, ListSummary>(kube, settings, [{ job, target: "list" }], signal).outcomes()) outcome = ended;
-  if (outcome?.result === "succeeded" && outcome.summary?.sources) return outcome.summary.sources;
+  if (outcome?.result === "success" && outcome.summary?.sources) return outcome.summary.sources;
   throw outcome ? resolveFailure(outcome) : new KkError("the Job that lists the repository reported nothing", ExitCode.jobsFailed);
 }

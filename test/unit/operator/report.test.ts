@@ -29,7 +29,7 @@ describe("reportRow", () => {
   test("uses the summary's files, bytes and duration, and the annotated PVC name", () => {
     const outcome: Omit<JobOutcome, "target"> = {
       job: job({ "kopia-k8s.io/pvc": "data-db-0", "kopia-k8s.io/node": "planned-node" }),
-      result: "succeeded",
+      result: "success",
       node: "worker-2",
       summary: summary(),
       durationSeconds: 20,
@@ -46,7 +46,7 @@ describe("reportRow", () => {
   });
 
   test("a succeeded Job reports the summary's own result (e.g. partial)", () => {
-    const row = reportRow({ job: job({ "kopia-k8s.io/pvc": "d" }), result: "succeeded", summary: summary({ result: "partial", bytes: 10 }), durationSeconds: 1 });
+    const row = reportRow({ job: job({ "kopia-k8s.io/pvc": "d" }), result: "success", summary: summary({ result: "partial", bytes: 10 }), durationSeconds: 1 });
     expect(row.result).toBe("partial");
     expect(row.bytes).toBe("10 B");
   });
@@ -71,7 +71,7 @@ describe("reportRow", () => {
   });
 
   test("succeeded without a summary counts as success; no annotations fall back to the Job name and '-'", () => {
-    const row = reportRow({ job: job(), result: "succeeded", durationSeconds: 3 });
+    const row = reportRow({ job: job(), result: "success", durationSeconds: 3 });
     expect(row).toEqual({ namespace: "apps", pvc: "kopia-backup-abcd1234-data-0123abcd", node: "-", result: "success", files: "-", bytes: "-", duration: "3s" });
   });
 
