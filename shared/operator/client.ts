@@ -71,7 +71,7 @@ export function permanentApiError(error: unknown, verb: string, resource: string
   const status = httpStatusOf(error);
   const what = apiFailure(error, verb, resource, namespace);
   const inGroup = group ? `API group ${group}` : "the core API group";
-  if (status === 403) return new KkError(`${what}; give this identity the '${verb}' verb on ${resource} in ${inGroup} (deploy/rbac.yaml has every right operator-backup needs${namespace ? "; with --namespace, a Role in each namespace is enough" : ""})`, ExitCode.failed);
+  if (status === 403) return new KkError(`${what}; give this identity the '${verb}' verb on ${resource} in ${inGroup} (deploy/rbac.yaml has every right operator-backup needs, deploy/restore/rbac.yaml operator-restore's${namespace ? "; with --namespace, a Role in each namespace is enough" : ""})`, ExitCode.failed);
   if (status === 401) return new KkError(`${what}; the API server does not accept these credentials: renew the token or check the kubeconfig`, ExitCode.failed);
   if (status === 404) return new KkError(`${what}; this API server does not serve ${resource} in ${inGroup}`, ExitCode.failed);
   return undefined;

@@ -11,7 +11,7 @@ describe("permanentApiError: which API errors end the run", () => {
   test("a refused watch (403, as client-node's Watch reports it) names the verb and resource to grant, exit 1", () => {
     const error = permanentApiError(watchError(403, "Forbidden"), "watch", "jobs", "batch");
     expect(error?.exitCode).toBe(ExitCode.failed);
-    expect(error?.message).toBe("cannot watch jobs in all namespaces: Forbidden (HTTP 403); give this identity the 'watch' verb on jobs in API group batch (deploy/rbac.yaml has every right operator-backup needs)");
+    expect(error?.message).toBe("cannot watch jobs in all namespaces: Forbidden (HTTP 403); give this identity the 'watch' verb on jobs in API group batch (deploy/rbac.yaml has every right operator-backup needs, deploy/restore/rbac.yaml operator-restore's)");
   });
 
   test("a refused list keeps the API server's own words", () => {
@@ -26,7 +26,7 @@ describe("permanentApiError: which API errors end the run", () => {
 
   test("in one namespace: says which, and that a Role there is enough; the core group by name", () => {
     const error = permanentApiError(apiException(403, "pods is forbidden"), "list", "pods", "", "team-a");
-    expect(error?.message).toBe("cannot list pods in namespace team-a: pods is forbidden (HTTP 403); give this identity the 'list' verb on pods in the core API group (deploy/rbac.yaml has every right operator-backup needs; with --namespace, a Role in each namespace is enough)");
+    expect(error?.message).toBe("cannot list pods in namespace team-a: pods is forbidden (HTTP 403); give this identity the 'list' verb on pods in the core API group (deploy/rbac.yaml has every right operator-backup needs, deploy/restore/rbac.yaml operator-restore's; with --namespace, a Role in each namespace is enough)");
   });
 
   test("5xx, 429, 410 and dropped connections are retried, not fatal", () => {
