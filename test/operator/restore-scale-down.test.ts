@@ -48,6 +48,23 @@ describe("operator-restore --scale-down", () => {
     expect(deployment.metadata!.annotations?.[REPLICAS_ANNOTATION]).toBeUndefined();
   });
 
+  test("a StatefulSet: scaled to 0 through its /scale, its pod gone before the restore, scaled back after it", async () => {
+    const namespace = await cluster.freshNamespace("restore-sts");
+    const volume = await volumeWithFiles(cluster, namespace, "data");
+    const db = await deploymentMounting(cluster, namespace, "db", "data", 1, "StatefulSet");
+    const { repository } = await backedUpNamespace(cluster, namespace);
+    const backedUp = await describeTree(volume.hostPath);
+    await Bun.write(`${volume.hostPath}/written-after-backup.txt`, "new");
+    const { run } = await runOperatorRestoreWithHostJobs(cluster, ["--repository", repository, "--job-namespace", namespace, "--namespace", namespace, "--pvc", "data", "--scale-down", "--overwrite", "--delete-extra"]);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.output).toContain(`scaled ${namespace}/statefulset/db to 0 (was 1`);
+    expect(run.output).toContain(`scaled ${namespace}/statefulset/db back to 1`);
+    expect(await describeTree(volume.hostPath)).toEqual(backedUp);
+    const statefulSet = await db.read();
+    expect(statefulSet.spec!.replicas).toBe(1);
+    expect(statefulSet.metadata!.annotations?.[REPLICAS_ANNOTATION]).toBeUndefined();
+  });
+
   test("a restore that fails leaves the Deployment at 0, its count remembered, and says so", async () => {
     const { namespace, app, repository } = await changedAfterBackup("restore-scale-fail");
     // No --overwrite: kopia-restore refuses the volume that is not empty (exit 9) after the app was stopped.

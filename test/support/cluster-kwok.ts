@@ -31,6 +31,7 @@ const CONTROLLERS = [
   "node-lifecycle-controller", // lifts the node.kubernetes.io/not-ready taint the API server puts on new nodes
   "deployment-controller",
   "replicaset-controller",
+  "statefulset-controller", // operator-restore --scale-down of a StatefulSet
 ];
 
 /**

@@ -57,21 +57,17 @@ export async function waitForFirstConsumerClass(cluster: TestCluster): Promise<s
   return name;
 }
 
-/** A Deployment of `replicas` pods that mount the PVC; resolves once they run. */
-export async function deploymentMounting(cluster: TestCluster, namespace: string, name: string, pvc: string, replicas = 1) {
+/** A Deployment (or a StatefulSet) of `replicas` pods that mount the PVC; resolves once they run. */
+export async function deploymentMounting(cluster: TestCluster, namespace: string, name: string, pvc: string, replicas = 1, kind: "Deployment" | "StatefulSet" = "Deployment") {
   const apps = cluster.kc.makeApiClient(AppsV1Api);
   const labels = { app: name };
-  await apps.createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name, namespace },
-      spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: "app", image: "app:1" }], volumes: [{ name: "data", persistentVolumeClaim: { claimName: pvc } }] } } },
-    },
-  });
-  await waitFor(`${replicas} running pods of deployment ${namespace}/${name}`, async () => (await runningPods(cluster, namespace, labels)).length === replicas);
+  const spec = { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: "app", image: "app:1" }], volumes: [{ name: "data", persistentVolumeClaim: { claimName: pvc } }] } } };
+  if (kind === "Deployment") await apps.createNamespacedDeployment({ namespace, body: { metadata: { name, namespace }, spec } });
+  else await apps.createNamespacedStatefulSet({ namespace, body: { metadata: { name, namespace }, spec: { ...spec, serviceName: name } } });
+  await waitFor(`${replicas} running pods of ${kind} ${namespace}/${name}`, async () => (await runningPods(cluster, namespace, labels)).length === replicas);
   return {
     apps,
-    read: () => apps.readNamespacedDeployment({ namespace, name }),
+    read: () => (kind === "Deployment" ? apps.readNamespacedDeployment({ namespace, name }) : apps.readNamespacedStatefulSet({ namespace, name })),
     runningPods: () => runningPods(cluster, namespace, labels),
   };
 }
