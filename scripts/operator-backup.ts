@@ -78,12 +78,14 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   await undoPreHooks(plan.postHooks, preHooks.failed, runPost);
   const { toBackUp, blocked } = withoutPodsOf(preHooks.failed, runnable);
 
-  // 3. One backup Job per PVC; each pod's post-backup hook runs once all of its volumes are done.
-  const work = toBackUp.map((target) => ({ target, job: buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings) }));
+  // 3. One backup Job per PVC, at most --concurrency at once and --node-concurrency on one node;
+  // each pod's post-backup hook runs once all of its volumes are done.
+  const work = toBackUp.map((target) => ({ target, node: target.node, job: buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings) }));
   const thawed = (hook: HookPlan) => preHooks.failed.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
   const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPost);
   const pool = createJobPool(kube, work, {
     concurrency: settings.concurrency,
+    nodeConcurrency: settings.nodeConcurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,
     watchTimeoutSeconds: settings.watchTimeoutSeconds,
     selector: `${LABEL_RUN_ID}=${settings.runId},${LABEL_ROLE}=backup`,

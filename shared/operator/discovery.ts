@@ -44,9 +44,9 @@ async function inEach<T>(namespaces: string[], list: (namespace: string) => Prom
 }
 
 /** The plan in words: what --dry-run prints, and what every run logs before it acts. */
-export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, "dryRun" | "concurrency" | "runId">): string[] {
+export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, "dryRun" | "concurrency" | "nodeConcurrency" | "runId">): string[] {
   const verb = settings.dryRun ? "would" : "will";
-  const lines = [`plan for run ${settings.runId}: ${plan.preHooks.length} pre-backup hooks, ${plan.targets.length} PVCs (${settings.concurrency} Jobs at once), ${plan.postHooks.length} post-backup hooks`];
+  const lines = [`plan for run ${settings.runId}: ${plan.preHooks.length} pre-backup hooks, ${plan.targets.length} PVCs (${settings.concurrency} Jobs at once, ${settings.nodeConcurrency} on one node), ${plan.postHooks.length} post-backup hooks`];
   for (const hook of plan.preHooks) {
     lines.push(`  ${verb} run pre-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}, timeout ${hook.timeoutMs / 1000}s, on error ${hook.onError}): ${hook.command}`);
     if (hook.problem) lines.push(`    but it cannot run: ${hook.problem}`);

@@ -4,6 +4,7 @@ import { log } from "../log.ts";
 import type { BackupSummary } from "../snapshot.ts";
 import { retryDelays } from "./backoff.ts";
 import { apiErrorMessage, isNotFound, permanentApiError, type Kube } from "./client.ts";
+import { nextStartable } from "./job-slots.ts";
 import { buildCredentialsSecret } from "./job-spec.ts";
 import { podCreationRefusal, stuckCheckDelayMs, stuckReason } from "./stuck-pod.ts";
 
@@ -13,6 +14,8 @@ export type JobResult = "success" | "failed" | "timed-out" | "cancelled";
 export interface JobWork<Target> {
   job: V1Job;
   target: Target;
+  /** The node the Job is pinned to, when it is: it then counts against `nodeConcurrency`. */
+  node?: string;
 }
 
 export interface JobOutcome<Target = unknown, Summary = BackupSummary> {
@@ -30,7 +33,10 @@ export interface JobOutcome<Target = unknown, Summary = BackupSummary> {
 }
 
 export interface PoolOptions {
+  /** Jobs unfinished at once over the whole pool. */
   concurrency: number;
+  /** Jobs unfinished at once on one node (a pinned Job's node); undefined: no bound per node. */
+  nodeConcurrency?: number;
   pendingTimeoutMs: number;
   /** Label selector matching exactly this pool's Jobs (run id + role). */
   selector: string;
@@ -60,8 +66,8 @@ interface Active<Target> {
 const keyOf = (job: V1Job) => `${job.metadata!.namespace}/${job.metadata!.name}`;
 
 /**
- * Runs Jobs with at most `concurrency` unfinished at any moment, and hands out each outcome as it
- * comes. Completion comes from one watch on this run's Jobs, or one per namespace (re-established
+ * Runs Jobs with at most `concurrency` unfinished at any moment, and at most `nodeConcurrency` on
+ * one node, and hands out each outcome as it comes. Completion comes from one watch on this run's Jobs, or one per namespace (re-established
  * when the connection drops, relisted after 410 Gone): no polling. Succeeded Jobs are deleted;
  * failed ones are kept for inspection.
  */
@@ -130,8 +136,11 @@ export function createJobPool<Target, Summary extends { message: string } = Back
   const unfinishedWork = () => active.size > 0 || finishing > 0 || (queue.length > 0 && !stopping);
 
   const fill = async () => {
-    while (!stopping && active.size < options.concurrency && queue.length > 0) {
-      await start(queue.shift()!);
+    const limits = { total: options.concurrency, perNode: options.nodeConcurrency };
+    while (!stopping) {
+      const next = nextStartable(queue, [...active.values()].map((entry) => entry.work.node), limits);
+      if (next < 0) break;
+      await start(queue.splice(next, 1)[0]!);
     }
     if (!unfinishedWork()) {
       for (const watch of watches) watch.stop();

@@ -43,6 +43,7 @@ export async function startOperator(cluster: TestCluster, namespaces: string[], 
   return child;
 }
 
+const pinnedNode = (job: V1Job) => job.metadata?.annotations?.["kopia-k8s.io/node"];
 const finished = (job: V1Job) => (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
 
 /**
@@ -54,6 +55,8 @@ export async function observeRuns(cluster: TestCluster, namespaces: string[]) {
   const jobs = new Map<string, V1Job>();
   const podNodes = new Map<string, string>();
   let maxUnfinished = 0;
+  /** Per node the Job is pinned to (its kopia-k8s.io/node annotation): the most unfinished at once. */
+  const maxUnfinishedByNode = new Map<string, number>();
   const inScope = (namespace?: string) => namespaces.includes(namespace ?? "");
   const watch = new Watch(cluster.kc);
   const jobWatch = await watch.watch("/apis/batch/v1/jobs", { labelSelector: "app.kubernetes.io/managed-by=kopia-k8s" }, (phase, job: V1Job) => {
@@ -63,6 +66,11 @@ export async function observeRuns(cluster: TestCluster, namespaces: string[]) {
     if (phase === "DELETED" || finished(job)) unfinished.delete(key);
     else unfinished.add(key);
     maxUnfinished = Math.max(maxUnfinished, unfinished.size);
+    for (const node of new Set([...unfinished].map((name) => pinnedNode(jobs.get(name)!)))) {
+      if (!node) continue;
+      const count = [...unfinished].filter((name) => pinnedNode(jobs.get(name)!) === node).length;
+      maxUnfinishedByNode.set(node, Math.max(maxUnfinishedByNode.get(node) ?? 0, count));
+    }
   }, () => {});
   const podWatch = await watch.watch("/api/v1/pods", { labelSelector: "app.kubernetes.io/managed-by=kopia-k8s" }, (_phase, pod: V1Pod) => {
     if (!inScope(pod.metadata?.namespace) || !pod.spec?.nodeName) return;
@@ -73,6 +81,7 @@ export async function observeRuns(cluster: TestCluster, namespaces: string[]) {
     get maxUnfinished() {
       return maxUnfinished;
     },
+    maxUnfinishedByNode,
     jobs,
     podNodes,
     /** The node the pod of the Job for this PVC ran on. */
