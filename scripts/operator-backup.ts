@@ -11,11 +11,12 @@ import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
 import { log } from "../shared/log.ts";
 import { declareOptions } from "../shared/option-table.ts";
+import { groupTargets, type BackupGroup } from "../shared/operator/backup-groups.ts";
 import { connectKube } from "../shared/operator/client.ts";
 import { assertRunIdUnused, describePlan, discover } from "../shared/operator/discovery.ts";
 import { runHook } from "../shared/operator/hooks.ts";
 import { createJobPool } from "../shared/operator/job-pool.ts";
-import { buildBackupJob } from "../shared/operator/job-spec.ts";
+import { buildGroupBackupJob } from "../shared/operator/job-spec.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/operator/names.ts";
 import { jobSettingsFrom, operatorBackupOptions, resolveOperatorSettings, type OperatorSettings } from "../shared/operator/operator-backup-options.ts";
 import { withoutPodsOf, type HookPlan } from "../shared/operator/plan.ts";
@@ -26,7 +27,9 @@ import { maintenanceNamespaceOf, runRepositoryJob } from "../shared/operator/rep
 import { withRunMetrics, type RunTally } from "../shared/operator/run-metrics.ts";
 import { runSignals } from "../shared/operator/run-signals.ts";
 import { checkServerVersion } from "../shared/operator/server-version.ts";
+import { volumeOutcomes, type VolumesSummary } from "../shared/operator/volume-outcomes.ts";
 import { startLogging } from "../shared/script-options.ts";
+import type { BackupSummary } from "../shared/snapshot.ts";
 
 const cli = createCli("operator-backup");
 const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
@@ -78,12 +81,14 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   await undoPreHooks(plan.postHooks, preHooks.failed, runPost);
   const { toBackUp, blocked } = withoutPodsOf(preHooks.failed, runnable);
 
-  // 3. One backup Job per PVC, at most --concurrency at once and --node-concurrency on one node;
-  // each pod's post-backup hook runs once all of its volumes are done.
-  const work = toBackUp.map((target) => ({ target, node: target.node, job: buildBackupJob(backupJobName(settings.jobPrefix, settings.runId, target.namespace, target.pvc), target, jobSettings) }));
+  // 3. Backup Jobs, each for the PVCs of one namespace on one node (at most --volumes-per-job), at
+  // most --concurrency at once and --node-concurrency on one node; each pod's post-backup hook runs
+  // once all of its volumes are done.
+  const jobName = (group: BackupGroup) => backupJobName(settings.jobPrefix, settings.runId, group.namespace, group.targets.map((target) => target.pvc).join(","));
+  const work = groupTargets(toBackUp, settings.volumesPerJob).map((group) => ({ target: group, node: group.node, job: buildGroupBackupJob(jobName(group), group, jobSettings) }));
   const thawed = (hook: HookPlan) => preHooks.failed.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
   const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPost);
-  const pool = createJobPool(kube, work, {
+  const pool = createJobPool<BackupGroup, BackupSummary | VolumesSummary>(kube, work, {
     concurrency: settings.concurrency,
     nodeConcurrency: settings.nodeConcurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,
@@ -97,10 +102,12 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   const rows: ReportRow[] = [];
   try {
     for await (const outcome of pool.outcomes()) {
-      const row = reportRow(outcome);
-      rows.push(row);
-      log[outcome.result === "success" ? "success" : "error"](doneLine(row, rows.length, work.length));
-      postHooks.targetDone(outcome.target);
+      for (const volume of volumeOutcomes(outcome)) {
+        const row = reportRow(volume);
+        rows.push(row);
+        log[volume.result === "success" ? "success" : "error"](doneLine(row, rows.length, toBackUp.length));
+        postHooks.targetDone(volume.target);
+      }
     }
   } catch (error) {
     // Whatever stopped the pool, no hooked pod stays frozen: the hooks its Jobs' ends queued run,

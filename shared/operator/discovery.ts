@@ -1,4 +1,5 @@
 import { usageError } from "../exit-codes.ts";
+import { groupTargets } from "./backup-groups.ts";
 import { apiCall, httpStatusOf, permanentApiError, type Kube } from "./client.ts";
 import { LABEL_RUN_ID } from "./names.ts";
 import { planBackups, type BackupPlan } from "./plan.ts";
@@ -44,9 +45,12 @@ async function inEach<T>(namespaces: string[], list: (namespace: string) => Prom
 }
 
 /** The plan in words: what --dry-run prints, and what every run logs before it acts. */
-export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, "dryRun" | "concurrency" | "nodeConcurrency" | "runId">): string[] {
+export function describePlan(plan: BackupPlan, settings: Pick<OperatorSettings, "dryRun" | "concurrency" | "nodeConcurrency" | "volumesPerJob" | "runId">): string[] {
   const verb = settings.dryRun ? "would" : "will";
-  const lines = [`plan for run ${settings.runId}: ${plan.preHooks.length} pre-backup hooks, ${plan.targets.length} PVCs (${settings.concurrency} Jobs at once, ${settings.nodeConcurrency} on one node), ${plan.postHooks.length} post-backup hooks`];
+  const jobs = groupTargets(plan.targets.filter((target) => !target.problem), settings.volumesPerJob).length;
+  const lines = [
+    `plan for run ${settings.runId}: ${plan.preHooks.length} pre-backup hooks, ${plan.targets.length} PVCs in ${jobs} Jobs (${settings.concurrency} Jobs at once, ${settings.nodeConcurrency} on one node), ${plan.postHooks.length} post-backup hooks`,
+  ];
   for (const hook of plan.preHooks) {
     lines.push(`  ${verb} run pre-backup hook in ${hook.namespace}/${hook.pod} (${hook.container}, timeout ${hook.timeoutMs / 1000}s, on error ${hook.onError}): ${hook.command}`);
     if (hook.problem) lines.push(`    but it cannot run: ${hook.problem}`);

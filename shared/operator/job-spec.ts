@@ -2,6 +2,7 @@ import type { V1Affinity, V1Container, V1Job, V1NodeSelector, V1PodSpec, V1Resou
 import { ANNOTATION_NODE, ANNOTATION_PVC, LABEL_MANAGED_BY, LABEL_PVC_HASH, LABEL_ROLE, LABEL_RUN_ID, MANAGED_BY, shortHash } from "./names.ts";
 import { claimTags } from "../claim-tags.ts";
 import { KEY_FILES_MOUNT } from "./key-files.ts";
+import type { BackupGroup } from "./backup-groups.ts";
 import type { BackupTarget } from "./plan.ts";
 
 /** Everything a backup Job needs besides its target; nothing secret (secrets travel in a Secret). */
@@ -40,29 +41,71 @@ export interface JobSettings {
 export const DATA_MOUNT = "/data";
 const STATE_MOUNT = "/kopia";
 
+/** Every backup Job's kopia-backup flags besides what it reads. */
+const SUMMARY_AND_NO_CREATE = [
+  "--summary-file", "/dev/termination-log",
+  // operator-backup made sure the repository exists before any backup Job: a Job never creates one,
+  // so Jobs starting together on empty storage can never write two repositories into one place.
+  "--no-create",
+];
+
 /**
  * The backup Job for one PVC. Runs on the PVC's node (required node affinity on the node's name
  * plus the app pod's tolerations), mounts the PVC read-only, has no
  * service-account token, and reads the repository password only from a Secret.
  */
 export function buildBackupJob(name: string, target: BackupTarget, settings: JobSettings): V1Job {
-  const labels = { ...settings.labels, ...runLabels(settings.runId, "backup"), [LABEL_PVC_HASH]: shortHash(`${target.namespace}/${target.pvc}`, 16) };
-  const annotations = { ...settings.annotations, [ANNOTATION_PVC]: target.pvc, ...(target.node ? { [ANNOTATION_NODE]: target.node } : {}) };
   const args = [
     "--path", DATA_MOUNT,
     "--hostname", kopiaHostname(target.namespace, settings.clusterName),
     "--username", target.pvc,
-    "--summary-file", "/dev/termination-log",
-    // operator-backup made sure the repository exists before any backup Job: a Job never creates one,
-    // so Jobs starting together on empty storage can never write two repositories into one place.
-    "--no-create",
+    ...SUMMARY_AND_NO_CREATE,
     ...claimTags(target.claim).map((tag) => `--tag=${tag}`),
     ...settings.backupArgs,
   ];
+  return backupJob(name, { namespace: target.namespace, ...(target.node ? { node: target.node } : {}), targets: [target] }, settings, {
+    where: target,
+    args,
+    mounts: [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }],
+    volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc, readOnly: true } }],
+  });
+}
+
+/** Where a Job that reads several PVCs mounts each: a folder named for the PVC. */
+export const groupMountOf = (pvc: string) => `/volumes/${pvc}`;
+
+/**
+ * The backup Job for the PVCs of one namespace on one node (one PVC: buildBackupJob's Job). Each is
+ * mounted read-only at its own folder and snapshotted under its own identity (pvc@namespace:/data,
+ * as if it were backed up alone), with one repository connection for all.
+ */
+export function buildGroupBackupJob(name: string, group: BackupGroup, settings: JobSettings): V1Job {
+  if (group.targets.length === 1) return buildBackupJob(name, group.targets[0]!, settings);
+  const volumes = group.targets.map((target) => ({ path: groupMountOf(target.pvc), username: target.pvc, tags: claimTags(target.claim) }));
+  const args = [
+    "--volumes", JSON.stringify(volumes),
+    "--hostname", kopiaHostname(group.namespace, settings.clusterName),
+    "--source-path", DATA_MOUNT,
+    ...SUMMARY_AND_NO_CREATE,
+    ...settings.backupArgs,
+  ];
+  const tolerations = group.targets.flatMap((target) => target.tolerations).filter((toleration, index, all) => all.findIndex((other) => JSON.stringify(other) === JSON.stringify(toleration)) === index);
+  return backupJob(name, group, settings, {
+    where: { ...(group.node ? { node: group.node } : {}), tolerations },
+    args,
+    mounts: group.targets.map((target, index) => ({ name: `data-${index}`, mountPath: groupMountOf(target.pvc), readOnly: true })),
+    volumes: group.targets.map((target, index) => ({ name: `data-${index}`, persistentVolumeClaim: { claimName: target.pvc, readOnly: true } })),
+  });
+}
+
+function backupJob(name: string, group: BackupGroup, settings: JobSettings, pod: { where: Parameters<typeof placement>[0]; args: string[]; mounts: V1VolumeMount[]; volumes: V1Volume[] }): V1Job {
+  const pvcs = group.targets.map((target) => target.pvc).join(",");
+  const labels = { ...settings.labels, ...runLabels(settings.runId, "backup"), [LABEL_PVC_HASH]: shortHash(`${group.namespace}/${pvcs}`, 16) };
+  const annotations = { ...settings.annotations, [ANNOTATION_PVC]: pvcs, ...(group.node ? { [ANNOTATION_NODE]: group.node } : {}) };
   return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name, namespace: target.namespace, labels, annotations },
+    metadata: { name, namespace: group.namespace, labels, annotations },
     spec: {
       backoffLimit: settings.backoffLimit,
       activeDeadlineSeconds: settings.activeDeadlineSeconds,
@@ -73,9 +116,9 @@ export function buildBackupJob(name: string, target: BackupTarget, settings: Job
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           ...pullSecrets(settings),
-          ...placement(target),
-          containers: [container("kopia-backup", name, args, settings, [{ name: "data", mountPath: DATA_MOUNT, readOnly: true }], BACKUP_SECURITY)],
-          volumes: [{ name: "data", persistentVolumeClaim: { claimName: target.pvc, readOnly: true } }, ...stateVolumes(settings), ...keyFilesVolumes(name, settings)],
+          ...placement(pod.where),
+          containers: [container("kopia-backup", name, pod.args, settings, pod.mounts, BACKUP_SECURITY)],
+          volumes: [...pod.volumes, ...stateVolumes(settings), ...keyFilesVolumes(name, settings)],
         },
       },
     },

@@ -22,6 +22,7 @@ export const operatorBackupOptions = {
   ...jobRunOptions,
   concurrency: positiveInteger({ flag: "--concurrency <n>", env: "KK_CONCURRENCY", help: "Backup Jobs active at once over the whole run", default: "3" }),
   nodeConcurrency: positiveInteger({ flag: "--node-concurrency <n>", env: "KK_NODE_CONCURRENCY", help: "Backup Jobs active at once on one node; a volume not on a node yet counts against --concurrency only", default: "3" }),
+  volumesPerJob: positiveInteger({ flag: "--volumes-per-job <n>", env: "KK_VOLUMES_PER_JOB", help: "PVCs of one namespace on one node read by one backup Job, one after another; 1: a Job per PVC", default: "1" }),
   jobPrefix: dnsLabel(16)({ flag: "--job-prefix <prefix>", env: "KK_JOB_PREFIX", help: "Job name prefix", default: "kopia-backup" }),
   // Under a day, so that a daily schedule never finds the previous night's run still going.
   jobDeadlineMs: duration({ flag: "--job-deadline <duration>", env: "KK_JOB_DEADLINE", help: "A backup or maintenance Job still running after this fails", default: "23h" }),

@@ -15,14 +15,15 @@ export interface ReportRow {
   message?: string;
 }
 
-export function reportRow(outcome: Omit<JobOutcome, "target">): ReportRow {
+/** A PVC's row: named by the outcome's target when it has one (a Job may read several PVCs), else by its Job's annotation. */
+export function reportRow(outcome: Omit<JobOutcome, "target"> & { target?: { namespace: string; pvc: string } }): ReportRow {
   const metadata = outcome.job.metadata!;
   const summary = outcome.summary;
   // A partial backup (exit 3) fails its Job, but its snapshot was saved: say so.
   const result = outcome.result === "success" ? (summary?.result ?? "success") : summary?.result === "partial" ? "partial" : outcome.result;
   return {
-    namespace: metadata.namespace!,
-    pvc: metadata.annotations?.[ANNOTATION_PVC] ?? metadata.name!,
+    namespace: outcome.target?.namespace ?? metadata.namespace!,
+    pvc: outcome.target?.pvc ?? metadata.annotations?.[ANNOTATION_PVC] ?? metadata.name!,
     node: outcome.node ?? metadata.annotations?.[ANNOTATION_NODE] ?? "-",
     result,
     files: summary ? String(summary.files) : "-",

@@ -1,13 +1,17 @@
 #!/usr/bin/env bun
 /**
  * operator-backup at scale, on the kwok test cluster: 10 schedulable nodes, 50 namespaces × 10 PVCs
- * (PVs pinned round-robin to the nodes), one Running app pod per PVC. One backup run with
- * --concurrency 3 (wall time, API requests from the kube-apiserver audit log, most Jobs unfinished
- * at once, peak RSS), then --dry-run peak RSS and wall time before and after adding 10,000 bare
- * Running pods. Run: `npm run bench:operator` (or `bun test/bench/operator-backup.bench.ts`).
+ * (PVs pinned round-robin to the nodes), one Running app pod per PVC. The same backup run, one
+ * after the other: one Job per PVC with --concurrency 3 (as before --node-concurrency existed), then
+ * by node (--concurrency nodes × n, --node-concurrency n); for each: wall time, Jobs created, API
+ * requests from the kube-apiserver audit log, most Jobs unfinished at once over the run and on one
+ * node, peak RSS. Then --dry-run peak RSS and wall time before and after adding 10,000 bare Running
+ * pods. Run: `npm run bench:operator` (or `bun test/bench/operator-backup.bench.ts`).
  * Env: KK_TOOLS_BIN (else provisioned), KK_BENCH_NAMESPACES (50), KK_BENCH_PVCS (10 per namespace),
- * KK_BENCH_NODES (10), KK_BENCH_EXTRA_PODS (10000), KK_BENCH_PARALLEL (32 creates at once),
- * KK_BENCH_DRY_RUNS (3, median), KK_BENCH_POD_BUDGET (1200 s for creating the extra pods).
+ * KK_BENCH_NODES (10), KK_BENCH_NODE_CONCURRENCY (n, 2), KK_BENCH_EXTRA_PODS (10000; 0 skips the
+ * dry runs), KK_BENCH_PARALLEL (32 creates at once), KK_BENCH_DRY_RUNS (3, median),
+ * KK_BENCH_POD_BUDGET (1200 s for creating the extra pods). The second workload of issue 15 (20
+ * namespaces with 5 PVCs on each of 2 nodes): KK_BENCH_NAMESPACES=20 KK_BENCH_NODES=2.
  */
 import { KubeConfig, RbacAuthorizationV1Api, Watch, type V1Job, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { readdirSync } from "node:fs";
@@ -28,7 +32,15 @@ const EXTRA_PODS = env("KK_BENCH_EXTRA_PODS", 10_000);
 const PARALLEL = env("KK_BENCH_PARALLEL", 32);
 const DRY_RUNS = env("KK_BENCH_DRY_RUNS", 3);
 const POD_BUDGET_MS = env("KK_BENCH_POD_BUDGET", 1200) * 1000;
-const CONCURRENCY = 3;
+const NODE_CONCURRENCY = env("KK_BENCH_NODE_CONCURRENCY", 2);
+/** The ways one workload is backed up, each a run of its own over the same PVCs. */
+const MODES: { name: string; args: string[] }[] = [
+  { name: "one Job per PVC, --concurrency 3", args: ["--concurrency", "3", "--node-concurrency", "3"] },
+  {
+    name: `by node, --concurrency ${NODES * NODE_CONCURRENCY} --node-concurrency ${NODE_CONCURRENCY}`,
+    args: ["--concurrency", String(NODES * NODE_CONCURRENCY), "--node-concurrency", String(NODE_CONCURRENCY)],
+  },
+];
 const MANAGED = "app.kubernetes.io/managed-by=kopia-k8s";
 const OPERATOR_NS = "kk-bench-operator";
 const OPERATOR_SA = "operator-backup";
@@ -109,35 +121,33 @@ async function main(): Promise<void> {
   const appPodMs = performance.now() - started;
   say(`${claims.length} app pods Running in ${seconds(appPodMs)}`);
 
-  // 2. One backup run with a distinct identity, so the audit log holds its requests only.
+  // 2. The backup runs, one per way, with a distinct identity, so the audit log holds their requests only.
   const kubeconfig = await operatorKubeconfig(cluster);
   const repository = `filesystem://${join(work, "repo")}`;
   // Cluster-wide, as the shipped CronJob runs (the bench cluster holds no other PVCs); KK_BENCH_NAMESPACED=1
   // passes every namespace as --namespace instead: namespaced lists and one Job watch per namespace.
   const namespaceArgs = process.env.KK_BENCH_NAMESPACED === "1" ? namespaces.flatMap((namespace) => ["--namespace", namespace]) : [];
   const baseArgs = [...namespaceArgs, "--repository", repository, "--no-maintenance", "--log-format", "json"];
-  const jobs = await observeJobs(cluster, new Set(namespaces));
-  await Bun.sleep(500);
-  const before = auditLogSize(auditLog);
-  const componentLogs = componentLogSizes(dirname(auditLog));
-  say(`operator-backup --concurrency ${CONCURRENCY} over ${claims.length} PVCs`);
-  const backup = await runOperator([...baseArgs, "--concurrency", String(CONCURRENCY)], kubeconfig);
-  await Bun.sleep(1500); // the watch's ResponseComplete lands after the connection closes
-  jobs.stop();
-  const audit = await readAudit(auditLog, before, OPERATOR_USER);
-  const throttling = await throttlingLines(componentLogs);
-  const logs = parseLogs(backup.stdout);
-  const leftJobs = (await cluster.batch.listJobForAllNamespaces({ labelSelector: MANAGED })).items.filter((job) => namespaces.includes(job.metadata!.namespace!)).length;
-  const leftSecrets = (await cluster.core.listSecretForAllNamespaces({ labelSelector: MANAGED })).items.filter((secret) => namespaces.includes(secret.metadata!.namespace!)).length;
-  await Bun.write(join(tmpdir(), "kk-bench-operator-backup.log"), backup.stdout + backup.stderr);
-  say(`backup run: exit ${backup.exitCode} in ${seconds(backup.ms)}, ${audit.total} requests; log in ${join(tmpdir(), "kk-bench-operator-backup.log")}`);
-  if (backup.exitCode !== 0) say(`operator-backup failed:\n${backup.stderr.slice(-3000)}${backup.stdout.slice(-3000)}`);
+  const runs: BackupRun[] = [];
+  for (const mode of MODES) runs.push(await backupRun(cluster, mode, [...baseArgs, ...mode.args], { kubeconfig, auditLog, namespaces, pvcs: claims.length }));
 
-  // 3. Dry runs: the 500 app pods only, then with the extra pods.
+  // 3. The figures; then dry runs over the app pods only, and with the extra pods.
+  figures.push(
+    ["cluster", `${NODES} schedulable kwok nodes (+1 tainted, unused), ${NAMESPACES} namespaces × ${PVCS_PER_NAMESPACE} PVCs = ${claims.length} PVCs (PVs pinned round-robin), 1 Running app pod per PVC`],
+    ["setup", `PVCs bound in ${seconds(pvcMs)}, app pods Running in ${seconds(appPodMs)}`],
+    ...runs.flatMap((run) => run.figures),
+  );
+  if (EXTRA_PODS > 0) figures.push(...(await dryRunFigures(cluster, { baseArgs, kubeconfig, auditLog, namespaces, nodes, pods: claims.length })));
+  printFigures(figures, runs);
+}
+
+/** --dry-run before and after adding EXTRA_PODS bare Running pods: wall time and peak RSS. */
+async function dryRunFigures(cluster: Cluster, context: { baseArgs: string[]; kubeconfig: string; auditLog: string; namespaces: string[]; nodes: string[]; pods: number }): Promise<[string, string][]> {
+  const { baseArgs, kubeconfig, auditLog, namespaces, nodes } = context;
   const dryBefore = await dryRuns(baseArgs, kubeconfig, auditLog);
-  say(`dry run (${claims.length} pods): ${seconds(dryBefore.ms)}, ${mib(dryBefore.rss)}`);
+  say(`dry run (${context.pods} pods): ${seconds(dryBefore.ms)}, ${mib(dryBefore.rss)}`);
 
-  started = performance.now();
+  const started = performance.now();
   const fillers = runningPods(cluster, "kk-bench=filler");
   const deadline = Date.now() + POD_BUDGET_MS;
   let created = 0;
@@ -164,36 +174,81 @@ async function main(): Promise<void> {
   const dryAfter = await dryRuns(baseArgs, kubeconfig, auditLog);
   say(`dry run (${runningTotal} pods): ${seconds(dryAfter.ms)}, ${mib(dryAfter.rss)}`);
 
-  // 4. The figures.
-  const succeeded = logs.succeeded;
-  const at = (epoch?: number) => (epoch === undefined ? "?" : seconds(epoch - backup.startedAt));
-  figures.push(
-    ["cluster", `${NODES} schedulable kwok nodes (+1 tainted, unused), ${NAMESPACES} namespaces × ${PVCS_PER_NAMESPACE} PVCs = ${claims.length} PVCs (PVs pinned round-robin), 1 Running app pod per PVC`],
-    ["setup", `PVCs bound in ${seconds(pvcMs)}, app pods Running in ${seconds(appPodMs)}`],
-    [`backup run, --concurrency ${CONCURRENCY}: exit code`, `${backup.exitCode} (${succeeded} of ${claims.length} Jobs reported a success, ${logs.warnings} warn / ${logs.errors} error lines)`],
-    ["backup run: wall time", `${seconds(backup.ms)} (${(claims.length / (backup.ms / 1000)).toFixed(1)} PVCs/s)`],
-    ["backup run: phases (from spawn)", `1st request at ${at(audit.firstAt)}, 1st Job created at ${at(audit.firstJobCreateAt)}, last request at ${at(audit.lastAt)}, exit at ${seconds(backup.ms)}`],
-    ["backup run: API requests", `${audit.total} (${(audit.total / claims.length).toFixed(2)} per PVC); ${failures(audit)} non-2xx; user agent ${audit.userAgents.join(", ") || "?"}`],
-    ["backup run: Job lifecycle (seen by a watch)", `created → Complete ${lifecycleText(jobs.lifecycle().running)}; Complete → deleted by the operator ${lifecycleText(jobs.lifecycle().reaction)}`],
-    ["backup run: client-side throttling lines in the control plane's logs", Object.entries(throttling).map(([file, count]) => `${file} ${count}`).join(", ") || "none"],
-    ["backup run: most Jobs unfinished at once", `${jobs.maxUnfinished} (Jobs seen: ${jobs.seen}; left after the run: ${leftJobs} Jobs, ${leftSecrets} Secrets)`],
-    ["backup run: peak RSS", mib(backup.rss)],
-    [`dry run, ${claims.length} app pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryBefore.ms)} / ${mib(dryBefore.rss)} (${dryBefore.requests} requests, the pod list ${dryBefore.podListMs} ms on the server; plan: ${dryBefore.plan})`],
+  return [
+    [`dry run, ${context.pods} app pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryBefore.ms)} / ${mib(dryBefore.rss)} (${dryBefore.requests} requests, the pod list ${dryBefore.podListMs} ms on the server; plan: ${dryBefore.plan})`],
     ["extra bare pods", `${created} of ${EXTRA_PODS} created in ${seconds(createMs)} (${(created / (createMs / 1000)).toFixed(0)} pods/s, ${PARALLEL} at once); ${fillersRunning} Running after ${seconds(runningMs)}`],
     [`dry run, ${runningTotal} Running pods: wall / peak RSS (median of ${DRY_RUNS})`, `${seconds(dryAfter.ms)} / ${mib(dryAfter.rss)} (${dryAfter.requests} requests, the pod list ${dryAfter.podListMs} ms on the server; plan: ${dryAfter.plan})`],
-  );
+  ];
+}
+
+interface BackupRun {
+  name: string;
+  ms: number;
+  jobs: number;
+  requests: number;
+  rss: number;
+  maxUnfinished: number;
+  maxOnOneNode: number;
+  figures: [string, string][];
+  audit: AuditSummary;
+  samples: string[];
+}
+
+/** One backup run over every PVC, its figures read from the audit log and a watch on its Jobs. */
+async function backupRun(cluster: Cluster, mode: { name: string }, args: string[], context: { kubeconfig: string; auditLog: string; namespaces: string[]; pvcs: number }): Promise<BackupRun> {
+  const { kubeconfig, auditLog, namespaces, pvcs } = context;
+  const jobs = await observeJobs(cluster, new Set(namespaces));
+  await Bun.sleep(500);
+  const before = auditLogSize(auditLog);
+  const componentLogs = componentLogSizes(dirname(auditLog));
+  say(`operator-backup, ${mode.name}, over ${pvcs} PVCs`);
+  const backup = await runOperator(args, kubeconfig);
+  await Bun.sleep(1500); // the watch's ResponseComplete lands after the connection closes
+  jobs.stop();
+  const audit = await readAudit(auditLog, before, OPERATOR_USER);
+  const throttling = await throttlingLines(componentLogs);
+  const logs = parseLogs(backup.stdout);
+  const leftJobs = (await cluster.batch.listJobForAllNamespaces({ labelSelector: MANAGED })).items.filter((job) => namespaces.includes(job.metadata!.namespace!)).length;
+  const leftSecrets = (await cluster.core.listSecretForAllNamespaces({ labelSelector: MANAGED })).items.filter((secret) => namespaces.includes(secret.metadata!.namespace!)).length;
+  const logFile = join(tmpdir(), `kk-bench-operator-backup-${MODES.findIndex((entry) => entry.name === mode.name) + 1}.log`);
+  await Bun.write(logFile, backup.stdout + backup.stderr);
+  say(`backup run: exit ${backup.exitCode} in ${seconds(backup.ms)}, ${audit.total} requests; log in ${logFile}`);
+  if (backup.exitCode !== 0) say(`operator-backup failed:\n${backup.stderr.slice(-3000)}${backup.stdout.slice(-3000)}`);
+  const at = (epoch?: number) => (epoch === undefined ? "?" : seconds(epoch - backup.startedAt));
+  const lifecycle = jobs.lifecycle();
+  const figures: [string, string][] = [
+    [`${mode.name}: exit code`, `${backup.exitCode} (${logs.succeeded} of ${pvcs} PVCs reported a success, ${logs.warnings} warn / ${logs.errors} error lines)`],
+    [`${mode.name}: wall time`, `${seconds(backup.ms)} (${(pvcs / (backup.ms / 1000)).toFixed(1)} PVCs/s)`],
+    [`${mode.name}: phases (from spawn)`, `1st request at ${at(audit.firstAt)}, 1st Job created at ${at(audit.firstJobCreateAt)}, last request at ${at(audit.lastAt)}, exit at ${seconds(backup.ms)}`],
+    [`${mode.name}: API requests`, `${audit.total} (${(audit.total / pvcs).toFixed(2)} per PVC); ${failures(audit)} non-2xx; user agent ${audit.userAgents.join(", ") || "?"}`],
+    [`${mode.name}: Job lifecycle (seen by a watch)`, `created → Complete ${lifecycleText(lifecycle.running)}; Complete → deleted by the operator ${lifecycleText(lifecycle.reaction)}`],
+    [`${mode.name}: client-side throttling lines in the control plane's logs`, Object.entries(throttling).map(([file, count]) => `${file} ${count}`).join(", ") || "none"],
+    [`${mode.name}: Jobs created; most unfinished at once, over the run / on one node`, `${jobs.seen}; ${jobs.maxUnfinished} / ${jobs.maxOnOneNode} (left after the run: ${leftJobs} Jobs, ${leftSecrets} Secrets)`],
+    [`${mode.name}: peak RSS`, mib(backup.rss)],
+  ];
+  return { name: mode.name, ms: backup.ms, jobs: jobs.seen, requests: audit.total, rss: backup.rss, maxUnfinished: jobs.maxUnfinished, maxOnOneNode: jobs.maxOnOneNode, figures, audit, samples: logs.samples };
+}
+
+function printFigures(figures: [string, string][], runs: BackupRun[]): void {
+  const pvcs = NAMESPACES * PVCS_PER_NAMESPACE;
   console.log(`operator-backup benchmark (bun ${Bun.version}, ${navigator.hardwareConcurrency} cores, scripts/operator-backup.ts from source)\n`);
-  console.log("| measure | value |\n|---|---|");
-  for (const [name, value] of figures) console.log(`| ${name} | ${value} |`);
-  console.log(`\nAPI requests of the backup run (audit log, stage RequestReceived, user ${OPERATOR_USER}):\n`);
-  console.log("| verb | resource | scope | requests | per PVC | non-2xx | server time mean / max |\n|---|---|---|---|---|---|---|");
-  for (const kind of audit.kinds) {
-    const bad = Object.entries(kind.failures).map(([code, count]) => `${count}× ${code}`).join(", ") || "0";
-    console.log(`| ${kind.verb} | ${kind.resource} | ${kind.scope} | ${kind.count} | ${(kind.count / claims.length).toFixed(2)} | ${bad} | ${kind.meanMs.toFixed(1)} / ${kind.maxMs.toFixed(0)} ms |`);
+  console.log("| way | wall time | ratio to the first | Jobs created | API requests per PVC | peak RSS | most Jobs at once / on one node |\n|---|---|---|---|---|---|---|");
+  for (const run of runs) {
+    console.log(`| ${run.name} | ${seconds(run.ms)} | ${(run.ms / runs[0]!.ms).toFixed(2)} | ${run.jobs} | ${(run.requests / pvcs).toFixed(2)} | ${mib(run.rss)} | ${run.maxUnfinished} / ${run.maxOnOneNode} |`);
   }
-  if (audit.unfinished) console.log(`\n(${audit.unfinished} requests had no ResponseComplete when the log was read)`);
-  if (logs.samples.length) console.log(`\nwarn/error lines of the backup run (first ${logs.samples.length}):\n${logs.samples.map((line) => `    ${line}`).join("\n")}`);
-  console.log(`\nrerun: KK_TOOLS_BIN=${toolsBin} npm run bench:operator   (or: bun test/bench/operator-backup.bench.ts)`);
+  console.log("\n| measure | value |\n|---|---|");
+  for (const [name, value] of figures) console.log(`| ${name} | ${value} |`);
+  for (const run of runs) {
+    console.log(`\nAPI requests, ${run.name} (audit log, stage RequestReceived, user ${OPERATOR_USER}):\n`);
+    console.log("| verb | resource | scope | requests | per PVC | non-2xx | server time mean / max |\n|---|---|---|---|---|---|---|");
+    for (const kind of run.audit.kinds) {
+      const bad = Object.entries(kind.failures).map(([code, count]) => `${count}× ${code}`).join(", ") || "0";
+      console.log(`| ${kind.verb} | ${kind.resource} | ${kind.scope} | ${kind.count} | ${(kind.count / pvcs).toFixed(2)} | ${bad} | ${kind.meanMs.toFixed(1)} / ${kind.maxMs.toFixed(0)} ms |`);
+    }
+    if (run.audit.unfinished) console.log(`\n(${run.audit.unfinished} requests had no ResponseComplete when the log was read)`);
+    if (run.samples.length) console.log(`\nwarn/error lines (first ${run.samples.length}):\n${run.samples.map((line) => `    ${line}`).join("\n")}`);
+  }
+  console.log(`\nrerun: KK_TOOLS_BIN=${process.env.KK_TOOLS_BIN} npm run bench:operator   (or: bun test/bench/operator-backup.bench.ts)`);
 }
 
 function nodeBody(name: string): V1Node {
@@ -254,9 +309,11 @@ async function observeJobs(cluster: Cluster, namespaces: Set<string>) {
   const unfinished = new Set<string>();
   const seen = new Set<string>();
   /** When this watch saw each Job created, finished (Complete/Failed) and deleted (Date.now()). */
-  const times = new Map<string, { added: number; finished?: number; deleted?: number }>();
+  const times = new Map<string, { added: number; node?: string; finished?: number; deleted?: number }>();
   let maxUnfinished = 0;
+  let maxOnOneNode = 0;
   let stopped = false;
+  const pinnedNode = (key: string) => times.get(key)?.node;
   const abort = await new Watch(cluster.kc).watch(
     "/apis/batch/v1/jobs",
     { labelSelector: MANAGED },
@@ -265,19 +322,25 @@ async function observeJobs(cluster: Cluster, namespaces: Set<string>) {
       const key = `${job.metadata!.namespace}/${job.metadata!.name}`;
       seen.add(key);
       const now = Date.now();
-      const time = times.get(key) ?? { added: now };
+      const time = times.get(key) ?? { added: now, node: job.metadata?.annotations?.["kopia-k8s.io/node"] };
       times.set(key, time);
       if (finished(job)) time.finished ??= now;
       if (phase === "DELETED") time.deleted ??= now;
       if (phase === "DELETED" || finished(job)) unfinished.delete(key);
       else unfinished.add(key);
       maxUnfinished = Math.max(maxUnfinished, unfinished.size);
+      const node = time.node;
+      if (node) maxOnOneNode = Math.max(maxOnOneNode, [...unfinished].filter((other) => pinnedNode(other) === node).length);
     },
     (error) => error && !stopped && say(`job watch ended early, the figure may be low: ${error}`),
   );
   return {
     get maxUnfinished() {
       return maxUnfinished;
+    },
+    /** Among Jobs pinned to a node (their kopia-k8s.io/node annotation): the most unfinished on one node at once. */
+    get maxOnOneNode() {
+      return maxOnOneNode;
     },
     get seen() {
       return seen.size;

@@ -24,7 +24,7 @@ describe("--node-concurrency bounds the Jobs on one node, --concurrency the whol
     observed.stop();
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stdout).toContain("10 of 10 done");
-    expect(run.stdout).toContain("(4 Jobs at once, 1 on one node)");
+    expect(run.stdout).toContain("10 PVCs in 10 Jobs (4 Jobs at once, 1 on one node)");
     expect(observed.jobs.size).toBe(10);
     expect(Object.fromEntries(observed.maxUnfinishedByNode)).toEqual({ [busy]: 1, [quiet]: 1 });
     // The busy node's six Jobs ran one after another while the others went alongside them.

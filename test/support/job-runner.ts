@@ -46,7 +46,7 @@ const FS_GROUP_READ_MASK = 0o440;
 /**
  * Plays the kubelet for the kwok pods of kopia-k8s Jobs created with HOST_RUN_ANNOTATION: runs
  * each pod's container (the real kopia-backup, kopia-maintenance or kopia-restore, from source) on
- * this host, with the pod's env and its Secret's values, its PVC as the PV's host folder (kopia-backup's
+ * this host, with the pod's env and its Secret's values, its PVCs as their PVs' host folders (kopia-backup's --path and --volumes,
  * --path, kopia-restore's --target), its Secret volumes as
  * folders of files with the modes and group a kubelet gives them (the mount paths in env and args
  * rewritten to those folders) and a state folder of its own (an emptyDir), then ends the pod with
@@ -70,10 +70,12 @@ export function runJobPodsOnHost(cluster: TestCluster, runId: string, options: H
     const secretMounts = await materialiseSecretVolumes(pod, state, secrets);
     for (const [name, value] of Object.entries(env)) env[name] = atHostPaths(value, secretMounts);
     const summaryFile = join(state, "termination-log");
-    const dataPath = await dataVolumePath(cluster, pod);
+    const claimMounts = await claimHostPaths(cluster, pod);
     const dataMount = container.volumeMounts?.find((mount) => mount.name === "data")?.mountPath;
+    const dataPath = dataMount ? claimMounts[dataMount] : undefined;
     const args = (container.args ?? []).map((arg, index, all) =>
       all[index - 1] === "--path" ? dataPath!
+        : all[index - 1] === "--volumes" ? atVolumeHostPaths(arg, claimMounts)
         : all[index - 1] === "--target" && dataPath && dataMount && (arg === dataMount || arg.startsWith(`${dataMount}/`)) ? dataPath + arg.slice(dataMount.length)
         : all[index - 1] === "--summary-file" ? summaryFile
         : atHostPaths(arg, secretMounts),
@@ -204,10 +206,17 @@ function atHostPaths(value: string, mounts: Record<string, string>): string {
   return out;
 }
 
-/** The host folder of the PV behind the pod's "data" volume, if it has one. */
-async function dataVolumePath(cluster: TestCluster, pod: V1Pod): Promise<string | undefined> {
-  const claimName = pod.spec!.volumes?.find((volume) => volume.name === "data")?.persistentVolumeClaim?.claimName;
-  if (!claimName) return undefined;
+/** Each PVC the container mounts: its mount path in the pod, and the host folder of the PV behind it. */
+async function claimHostPaths(cluster: TestCluster, pod: V1Pod): Promise<Record<string, string>> {
+  const paths: Record<string, string> = {};
+  for (const mount of pod.spec!.containers[0]!.volumeMounts ?? []) {
+    const claimName = pod.spec!.volumes?.find((volume) => volume.name === mount.name)?.persistentVolumeClaim?.claimName;
+    if (claimName) paths[mount.mountPath] = await claimHostPath(cluster, pod, claimName);
+  }
+  return paths;
+}
+
+async function claimHostPath(cluster: TestCluster, pod: V1Pod, claimName: string): Promise<string> {
   // A WaitForFirstConsumer claim is bound as its first pod is scheduled: give the binding a moment.
   for (let waited = 0; ; waited++) {
     const claim = await cluster.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace: pod.metadata!.namespace! });
@@ -215,6 +224,12 @@ async function dataVolumePath(cluster: TestCluster, pod: V1Pod): Promise<string 
     if (waited >= 100) throw new Error(`PVC ${pod.metadata!.namespace}/${claimName} of pod ${pod.metadata!.name} never got a volume`);
     await Bun.sleep(100);
   }
+}
+
+/** kopia-backup's --volumes with each volume's path as the host folder standing in for its mount. */
+function atVolumeHostPaths(volumesJson: string, claimMounts: Record<string, string>): string {
+  const volumes = JSON.parse(volumesJson) as { path: string }[];
+  return JSON.stringify(volumes.map((volume) => ({ ...volume, path: claimMounts[volume.path] ?? volume.path })));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { V1Job, V1NodeSelector } from "@kubernetes/client-node";
-import { buildBackupJob, buildCredentialsSecret, buildRepositoryJob, kopiaHostname, runLabels, type JobSettings } from "../../../shared/operator/job-spec.ts";
+import { buildBackupJob, buildCredentialsSecret, buildGroupBackupJob, buildRepositoryJob, kopiaHostname, runLabels, type JobSettings } from "../../../shared/operator/job-spec.ts";
 import { shortHash } from "../../../shared/operator/names.ts";
 import type { BackupTarget } from "../../../shared/operator/plan.ts";
 
@@ -376,5 +376,46 @@ describe("key files", () => {
       expect(mainContainer(job).volumeMounts!.map((mount) => mount.name)).not.toContain("key-files");
       expect(podSpec(job).securityContext).toBeUndefined();
     }
+  });
+});
+
+describe("buildGroupBackupJob: the PVCs of one namespace on one node in one Job", () => {
+  const other = target({ pvc: "data-db-1", mountedBy: ["db-1"], claim: { size: "5Gi", accessModes: ["ReadWriteOnce"] }, tolerations: [{ key: "gpu", operator: "Exists", effect: "NoSchedule" }, ...target().tolerations] });
+  const group = { namespace: "apps", node: "worker-2", targets: [target(), other] };
+
+  test("one PVC: exactly the single-PVC Job", () => {
+    expect(buildGroupBackupJob(JOB, { namespace: "apps", node: "worker-2", targets: [target()] }, settings())).toEqual(buildBackupJob(JOB, target(), settings()));
+  });
+
+  test("each PVC mounted read-only at its own folder, snapshotted under its own identity with its own claim tags", () => {
+    const job = buildGroupBackupJob(JOB, group, settings());
+    const container = mainContainer(job);
+    expect(container.args).toEqual([
+      "--volumes", JSON.stringify([
+        { path: "/volumes/data-db-0", username: "data-db-0", tags: ["k8s-size:10Gi", "k8s-storage-class:local-path", "k8s-access-modes:ReadWriteOnce", "k8s-fsgroup:1000"] },
+        { path: "/volumes/data-db-1", username: "data-db-1", tags: ["k8s-size:5Gi", "k8s-access-modes:ReadWriteOnce"] },
+      ]),
+      "--hostname", "apps",
+      "--source-path", "/data",
+      "--summary-file", "/dev/termination-log",
+      "--no-create",
+      "--tag=cluster:home", "--keep-daily=7",
+    ]);
+    expect(container.volumeMounts!.filter((mount) => mount.name.startsWith("data-"))).toEqual([
+      { name: "data-0", mountPath: "/volumes/data-db-0", readOnly: true },
+      { name: "data-1", mountPath: "/volumes/data-db-1", readOnly: true },
+    ]);
+    expect(podSpec(job).volumes!.filter((volume) => volume.persistentVolumeClaim)).toEqual([
+      { name: "data-0", persistentVolumeClaim: { claimName: "data-db-0", readOnly: true } },
+      { name: "data-1", persistentVolumeClaim: { claimName: "data-db-1", readOnly: true } },
+    ]);
+    expect(job.metadata!.annotations!["kopia-k8s.io/pvc"]).toBe("data-db-0,data-db-1");
+    expect(job.metadata!.labels!["kopia-k8s.io/pvc-hash"]).toBe(shortHash("apps/data-db-0,data-db-1", 16));
+  });
+
+  test("pinned to the node, tolerating what each app pod tolerates, once", () => {
+    const spec = podSpec(buildGroupBackupJob(JOB, group, settings()));
+    expect(spec.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms).toEqual([{ matchFields: [{ key: "metadata.name", operator: "In", values: ["worker-2"] }] }]);
+    expect(spec.tolerations).toEqual([...target().tolerations, { key: "gpu", operator: "Exists", effect: "NoSchedule" }, { key: "node.kubernetes.io/unschedulable", operator: "Exists", effect: "NoSchedule" }]);
   });
 });
