@@ -58,6 +58,8 @@ async function createSnapshot(kopia: KopiaContext, settings: SnapshotSettings, s
     log.warn(`kopia printed snapshot ${snapshot.id}, but the repository does not list it: it was not saved`);
     snapshot = undefined;
   }
+  // Stopped before it printed a snapshot: kopia saved nothing, and the cause is the signal, not kopia.
+  if (!snapshot && kopia.signal.aborted) throw new KkError("the snapshot was cancelled by a signal before kopia saved any of it; nothing was saved", ExitCode.incomplete);
   // A reused connection meets a changed password or a lost endpoint only here.
   const repositoryFailure = snapshot ? undefined : recognizeRepositoryFailure(result.stderr, kopia.repository);
   if (repositoryFailure) throw repositoryFailure;

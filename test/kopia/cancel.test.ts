@@ -33,6 +33,26 @@ describe("kopia-backup cancellation", () => {
   });
 });
 
+describe("kopia-backup cancelled as the snapshot starts", () => {
+  test("SIGTERM before kopia saved anything: exit 4 (cancelled, nothing saved), not 1 (kopia failed)", async () => {
+    const data = join(await tempDir(), "data");
+    await makeBusyCorpus(data, { files: 8 });
+    const repo = join(await tempDir(), "repo");
+    const summaryFile = join(await tempDir(), "summary.json");
+    const { env } = await isolatedKopiaEnv();
+    const child = startScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repo}`, "--summary-file", summaryFile], env);
+    const output = collect(child);
+
+    await waitForKopiaSnapshot(data);
+    child.kill("SIGTERM");
+    const run = await output;
+
+    expect(run.exitCode, run.output).toBe(4);
+    expect(run.output).not.toContain("kopia failed without a message");
+    expect(JSON.parse(await Bun.file(summaryFile).text()).exitCode).toBe(4);
+  });
+});
+
 describe("kopia-backup cancelled while connecting", () => {
   test("SIGTERM while kopia waits for the storage: exit 4 (cancelled), not 5 (repository unusable)", async () => {
     // An S3 endpoint that accepts connections and never answers keeps `repository connect` waiting.
