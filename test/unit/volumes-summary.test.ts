@@ -76,11 +76,12 @@ describe("fitSummary: at most 4096 bytes, every volume kept", () => {
     expect(written.volumes.every((v) => !("errorSamples" in v))).toBe(true);
     expect((written.volumes[0] as BackupSummary).message).toBe("partial of v0");
 
-    const long = summarizeVolumes(Array.from({ length: 12 }, (_, index) => volume(`v${index}`, "fatal", { message: `no snapshot saved: ${"kopia said something long ".repeat(20)}` })));
+    const long = summarizeVolumes(Array.from({ length: 6 }, (_, index) => volume(`v${index}`, "fatal", { message: `no snapshot saved: ${"kopia said something long ".repeat(20)}` })));
     const cut = fitSummary(long);
+    expect(bytes(long)).toBeGreaterThan(SUMMARY_FILE_LIMIT);
     expect(bytes(cut)).toBeLessThanOrEqual(SUMMARY_FILE_LIMIT);
     const message = (cut.volumes[0] as BackupSummary).message;
-    expect(message.length).toBeLessThanOrEqual(200);
+    expect(message.length).toBe(200);
     expect(message).toStartWith("no snapshot saved: kopia said");
     expect(message).toEndWith("…");
     expect((cut.volumes[0] as BackupSummary).source).toBe("v0@apps:/data");
@@ -122,6 +123,17 @@ describe("fitSummary: at most 4096 bytes, every volume kept", () => {
     expect(parsed).toMatchObject({ result: "fatal", exitCode: 1 });
     expect(parsed.volumes).toHaveLength(MAX_VOLUMES);
     expect(parsed.volumes.map((v) => [v.result, v.exitCode, v.snapshotId])).toEqual(volumes.map((v) => [v.result, v.exitCode, v.snapshotId]));
+  });
+
+  test(`the worst case: ${MAX_VOLUMES} volumes all incomplete (the longest result) with huge counts → result, exit code and snapshot ID only`, () => {
+    const volumes = Array.from({ length: MAX_VOLUMES }, (_, index) =>
+      volume(`${index}-${"z".repeat(250)}`, "incomplete", { snapshotId: index.toString(16).padStart(32, "e"), files: 9_999_999_999, bytes: 999_999_999_999_999, errors: 99_999, message: "\u0001".repeat(500) }),
+    );
+    const written = fitSummary(summarizeVolumes(volumes));
+    expect(bytes(written)).toBeLessThanOrEqual(SUMMARY_FILE_LIMIT);
+    expect(written.fields).toEqual(["result", "exitCode", "snapshotId"]);
+    const parsed = parseVolumesSummary(JSON.stringify(written))!;
+    expect(parsed.volumes.map((v) => [v.result, v.exitCode, v.snapshotId])).toEqual(volumes.map((v) => ["incomplete", 4, v.snapshotId]));
   });
 
   test("a form with counts is kept while it fits: 50 long-named volumes with ordinary counts keep files, bytes and errors", () => {
