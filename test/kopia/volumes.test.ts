@@ -121,6 +121,29 @@ describe("kopia-backup --volumes", () => {
     expect(run.output).not.toContain("not the password");
   });
 
+  test("wrong password on a reused connection: the first volume meets it, the others are not started, exit 5", async () => {
+    const dir = await tempDir();
+    const { json } = await threeVolumes(dir);
+    const repo = join(dir, "repo");
+    const { env } = await isolatedKopiaEnv();
+    const kopia = await kopiaArgvRecorder();
+    const args = ["--volumes", json, "--repository", `filesystem://${repo}`, "--hostname", "ns", "--keep-daily", "7", "--kopia-path", kopia.path];
+    const first = await runScript("kopia-backup", args, env);
+    expect(first.exitCode, first.output).toBe(0);
+    const before = await fingerprintFolder(repo);
+    const callsBefore = (await kopia.commands()).length;
+    const summaryFile = join(dir, "summary.json");
+
+    const run = await runScript("kopia-backup", [...args, "--summary-file", summaryFile], { ...env, KOPIA_PASSWORD: "not the password" });
+
+    expect(run.exitCode, run.output).toBe(5);
+    expect((await kopia.commands()).slice(callsBefore)).toEqual(["policy set"]);
+    expect(await fingerprintFolder(repo)).toEqual(before);
+    const summary = (await summaryOf(summaryFile))!;
+    expect(summary.volumes.map((volume) => [volume.username, volume.result, volume.exitCode])).toEqual([["data-a", "fatal", 5], ["data-b", "fatal", 5], ["data-c", "fatal", 5]]);
+    for (const volume of summary.volumes) expect(volume.message).toMatch(/wrong password; set KOPIA_PASSWORD/);
+  });
+
   test("SIGTERM during the first volume: it is incomplete, the others not started (exit 4); the repository opens with a fresh cache", async () => {
     const dir = await tempDir();
     const busy = join(dir, "volumes", "busy");
