@@ -16,7 +16,8 @@ describe("kopia-backup cancellation", () => {
     const output = collect(child);
 
     await waitForKopiaSnapshot(data);
-    await Bun.sleep(300);
+    // Long enough for kopia to have something to save (a signal before that is the next test's case).
+    await Bun.sleep(1000);
     child.kill("SIGTERM");
     const run = await output;
 
