@@ -39,3 +39,7 @@ export class KkError extends Error {
 
 export const usageError = (message: string) => new KkError(message, ExitCode.usage);
 export const repositoryError = (message: string) => new KkError(message, ExitCode.repository);
+
+/** Any failure as a KkError: an unexpected one (not a KkError) is exit 1 with its message. */
+export const asKkError = (error: unknown): KkError =>
+  error instanceof KkError ? error : new KkError(String(error instanceof Error ? error.message : error), ExitCode.failed);

@@ -114,6 +114,11 @@ export function readOptions<Table extends OptionTable>(flags: Record<string, unk
   return Object.fromEntries(entries.filter(([, value]) => value !== undefined)) as Settings<Table>;
 }
 
+/** Whether the user gave the option, by flag or env, rather than its default applying. */
+export function given(flags: Record<string, unknown>, option: Option<unknown>): boolean {
+  return flagOrEnv(option.flag ? flags[flagKey(option.flag)] : undefined, ...(option.env ? [option.env] : [])) !== undefined;
+}
+
 function helpLine(option: Option<unknown>): string {
   const env = option.env ? ` (env ${option.env}${option.flag?.startsWith("--no-") ? "=false" : ""})` : "";
   const shown = option.defaultHelp ?? (option.flag?.includes("<") && typeof option.default === "string" ? option.default : undefined);

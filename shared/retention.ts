@@ -25,6 +25,9 @@ export function retentionFrom(settings: { [Key in keyof RetentionOptions]: numbe
   return retention;
 }
 
+/** A Kopia tag: key:value, no spaces. */
+export const isTag = (tag: string) => /^[^:\s]+:\S+$/.test(tag);
+
 /** `--tag key:value`, repeatable, or KK_TAGS; a flag's value is never split at commas. */
 export function tagsOption(help: string): Option<string[]> {
   return list({
@@ -33,7 +36,7 @@ export function tagsOption(help: string): Option<string[]> {
     help,
     splitFlags: false,
     parse: (tag) => {
-      if (!/^[^:\s]+:\S+$/.test(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag app:nextcloud`);
+      if (!isTag(tag)) throw usageError(`--tag: '${tag}' must be key:value, e.g. --tag app:nextcloud`);
       return tag;
     },
   });

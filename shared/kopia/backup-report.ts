@@ -3,6 +3,7 @@ import type { KkError } from "../exit-codes.ts";
 import { log, redact } from "../log.ts";
 import type { Sample } from "../metrics.ts";
 import { formatBytes, type BackupSummary } from "../snapshot.ts";
+import type { VolumesSummary, VolumesSummaryFile } from "../volumes-summary.ts";
 
 export function reportBackup(summary: BackupSummary): void {
   const line = `${summary.result}: ${summary.source}: ${summary.files} files, ${summary.dirs} folders, ${formatBytes(summary.bytes)}, ${summary.errors} errors in ${summary.durationSeconds}s`;
@@ -13,7 +14,15 @@ export function reportBackup(summary: BackupSummary): void {
   for (const sample of summary.errorSamples ?? []) log.warn(`unreadable: ${sample.path}: ${sample.error}`);
 }
 
-export async function writeSummaryFile(path: string | undefined, summary: BackupSummary): Promise<void> {
+/** The run's line of a --volumes run, after each volume's own. */
+export function reportVolumes(run: VolumesSummary): void {
+  const line = `${run.result}: ${run.message}`;
+  if (run.result === "success") log.success(line);
+  else if (run.result === "fatal") log.error(line);
+  else log.warn(line);
+}
+
+export async function writeSummaryFile(path: string | undefined, summary: BackupSummary | VolumesSummaryFile): Promise<void> {
   if (path) await writeFile(path, JSON.stringify(summary));
 }
 

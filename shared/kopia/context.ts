@@ -45,9 +45,11 @@ export function identityFileName(identity: Identity): string {
   return `${readable.slice(0, 100)}-${hash}.config`;
 }
 
+export const isIdentityPart = (value: string) => /^[A-Za-z0-9][\w.-]*$/.test(value);
+
 /** A Kopia identity part: the same volume must always be the same Kopia source, whatever the pod is called. */
 export const identityPart = valueOption((value, field) => {
-  if (!/^[A-Za-z0-9][\w.-]*$/.test(value)) throw usageError(`${field}: '${value}' may hold only letters, digits, '.', '_' and '-'`);
+  if (!isIdentityPart(value)) throw usageError(`${field}: '${value}' may hold only letters, digits, '.', '_' and '-'`);
   return value;
 });
 

@@ -1,20 +1,32 @@
-import { repositoryError } from "../exit-codes.ts";
+import { ExitCode, KkError, repositoryError } from "../exit-codes.ts";
 import { log } from "../log.ts";
 import type { Retention } from "../retention.ts";
 import { parseSnapshotJson, summarizeSnapshot, type BackupSummary } from "../snapshot.ts";
-import { kopiaErrorMessage, kopiaFailure, recognizeRepositoryFailure, runKopia, type KopiaContext } from "./run.ts";
+import { kopiaErrorMessage, kopiaFailure, recognizeRepositoryFailure, runKopia, sourceName, type KopiaContext } from "./run.ts";
 
 export interface SnapshotSettings {
-  /** The folder read from disk. */
+  /** The folder read from disk (the source, `user@host:/path`, is recorded; it may name another path). */
   path: string;
-  /** The folder as recorded in Kopia (defaults to `path`); keeps the source stable across mounts. */
-  sourcePath: string;
   tags: string[];
   description?: string;
 }
 
+/**
+ * One source's backup on an open connection: its retention policy, then the snapshot. A signal
+ * before a step ends it with nothing saved (exit 4).
+ */
+export async function retainAndSnapshot(kopia: KopiaContext, settings: SnapshotSettings, source: string, retention: Retention): Promise<BackupSummary> {
+  const stopIfCancelled = () => {
+    if (kopia.signal.aborted) throw new KkError("cancelled before the snapshot started; nothing was saved", ExitCode.incomplete);
+  };
+  stopIfCancelled();
+  await applyRetention(kopia, source, retention);
+  stopIfCancelled();
+  return createSnapshot(kopia, settings, source);
+}
+
 /** Sets Kopia's retention policy for this source (only the rules the user gave). */
-export async function applyRetention(kopia: KopiaContext, source: string, retention: Retention): Promise<void> {
+async function applyRetention(kopia: KopiaContext, source: string, retention: Retention): Promise<void> {
   const args = Object.entries(retention).map(([key, value]) => `--keep-${key}=${value}`);
   if (args.length === 0) return;
   const result = await runKopia(kopia, ["policy", "set", source, ...args]);
@@ -25,11 +37,15 @@ export async function applyRetention(kopia: KopiaContext, source: string, retent
   log.info(`retention for ${source}: ${args.join(" ")}`);
 }
 
-/** Runs `kopia snapshot create` and turns its JSON and exit code into a summary. */
-export async function createSnapshot(kopia: KopiaContext, settings: SnapshotSettings, source: string): Promise<BackupSummary> {
+/**
+ * Runs `kopia snapshot create` and turns its JSON and exit code into a summary. A source other than
+ * kopia's own name for the folder (another recorded path, or another user: a --volumes run) is
+ * given as `--override-source`.
+ */
+async function createSnapshot(kopia: KopiaContext, settings: SnapshotSettings, source: string): Promise<BackupSummary> {
   const args = [
     "snapshot", "create", settings.path, "--json", "--progress", "--no-auto-maintenance",
-    ...(settings.sourcePath !== settings.path ? [`--override-source=${source}`] : []),
+    ...(source !== sourceName(kopia, settings.path) ? [`--override-source=${source}`] : []),
     ...settings.tags.map((tag) => `--tags=${tag}`),
     ...(settings.description ? [`--description=${settings.description}`] : []),
   ];
@@ -42,6 +58,8 @@ export async function createSnapshot(kopia: KopiaContext, settings: SnapshotSett
     log.warn(`kopia printed snapshot ${snapshot.id}, but the repository does not list it: it was not saved`);
     snapshot = undefined;
   }
+  // Stopped before it printed a snapshot: kopia saved nothing, and the cause is the signal, not kopia.
+  if (!snapshot && kopia.signal.aborted) throw new KkError("the snapshot was cancelled by a signal before kopia saved any of it; nothing was saved", ExitCode.incomplete);
   // A reused connection meets a changed password or a lost endpoint only here.
   const repositoryFailure = snapshot ? undefined : recognizeRepositoryFailure(result.stderr, kopia.repository);
   if (repositoryFailure) throw repositoryFailure;

@@ -10,6 +10,8 @@
  *  7 relative filesystem repository 2 15 unknown log format               23 hostname with a slash         2
  *  8 credentials inside the URL     2 16 unknown flag                     24 relative metrics file         2
  * 17b wrong password on a reused connection, with retention (kopia first meets it at `policy set`) 5
+ * --volumes: 25 with --path 2, 26 with KK_USERNAME 2, 27 bad JSON 2, 28 empty array 2, 29 duplicate
+ *   username 2, 30 relative path 2, 31 missing volume path 2, 32 volume folder that does not exist 2
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { chmod, chown, mkdir, writeFile } from "node:fs/promises";
@@ -67,7 +69,18 @@ const usageCases: Case[] = [
   { name: "22 bad pushgateway URL", args: withRepo("--pushgateway-url", "pushgateway:9091"), exit: 2, error: /--pushgateway-url: 'pushgateway:9091' is not an http\(s\) URL/ },
   { name: "23 hostname with a slash", args: withRepo("--hostname", "ns/pvc"), exit: 2, error: /--hostname: 'ns\/pvc' may hold only letters, digits/ },
   { name: "24 relative metrics file", args: withRepo("--metrics-file", "kopia.prom"), exit: 2, error: /--metrics-file: 'kopia.prom' must be an absolute path/ },
+  { name: "25 --volumes with --path", args: () => ["--volumes", volumes(), "--path", data, "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: --path must not be given with it, each volume has its own "path" and "username"; remove --path \(KK_BACKUP_PATH\)/ },
+  { name: "26 --volumes with KK_USERNAME", args: () => ["--volumes", volumes(), "--repository", `filesystem://${repo}`], env: () => ({ KK_USERNAME: "data" }), exit: 2, error: /--volumes: --username must not be given with it.*; remove --username \(KK_USERNAME\)/ },
+  { name: "27 --volumes not JSON", args: () => ["--volumes", "[{path: /volumes/0}]", "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: not valid JSON \(.*\); give an array such as \[\{"path":"\/volumes\/0","username":"data"/ },
+  { name: "28 --volumes empty array", args: () => ["--volumes", "[]", "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: give a non-empty JSON array of volumes, e.g. \[/ },
+  { name: "29 --volumes duplicate username", args: () => ["--volumes", volumes("data", "data"), "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: username 'data' is given to volumes 1 and 2; give each volume its own/ },
+  { name: "30 --volumes relative path", args: () => ["--volumes", JSON.stringify([{ path: "volumes/0", username: "data" }]), "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: volume 1: path 'volumes\/0' must be an absolute path, e.g. \/volumes\/0/ },
+  { name: "31 --volumes missing path", args: () => ["--volumes", JSON.stringify([{ username: "data" }]), "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: volume 1 has no "path"; give the folder to back up/ },
+  { name: "32 --volumes folder that does not exist", args: () => ["--volumes", JSON.stringify([{ path: data, username: "a" }, { path: "/nonexistent/volume", username: "b" }]), "--repository", `filesystem://${repo}`], exit: 2, error: /--volumes: volume 2 \(b\): '\/nonexistent\/volume' does not exist; mount or create it, or fix the path/ },
 ];
+
+/** --volumes naming the test's folder once per username. */
+const volumes = (...usernames: string[]) => JSON.stringify((usernames.length ? usernames : ["data"]).map((username) => ({ path: data, username })));
 
 describe("kopia-backup refuses bad input with one line and exit 2, repository untouched", () => {
   for (const c of usageCases) {

@@ -16,7 +16,8 @@ describe("kopia-backup cancellation", () => {
     const output = collect(child);
 
     await waitForKopiaSnapshot(data);
-    await Bun.sleep(300);
+    // Long enough for kopia to have something to save (a signal before that is the next test's case).
+    await Bun.sleep(1000);
     child.kill("SIGTERM");
     const run = await output;
 
@@ -30,6 +31,26 @@ describe("kopia-backup cancellation", () => {
     const kopia = await rawKopia(["filesystem", "--path", repo]);
     const complete = (await kopia.snapshots(`${summary.source}`)).filter((snapshot) => !snapshot.incomplete);
     expect(complete).toEqual([]);
+  });
+});
+
+describe("kopia-backup cancelled as the snapshot starts", () => {
+  test("SIGTERM before kopia saved anything: exit 4 (cancelled, nothing saved), not 1 (kopia failed)", async () => {
+    const data = join(await tempDir(), "data");
+    await makeBusyCorpus(data, { files: 8 });
+    const repo = join(await tempDir(), "repo");
+    const summaryFile = join(await tempDir(), "summary.json");
+    const { env } = await isolatedKopiaEnv();
+    const child = startScript("kopia-backup", ["--path", data, "--repository", `filesystem://${repo}`, "--summary-file", summaryFile], env);
+    const output = collect(child);
+
+    await waitForKopiaSnapshot(data);
+    child.kill("SIGTERM");
+    const run = await output;
+
+    expect(run.exitCode, run.output).toBe(4);
+    expect(run.output).not.toContain("kopia failed without a message");
+    expect(JSON.parse(await Bun.file(summaryFile).text()).exitCode).toBe(4);
   });
 });
 
