@@ -27,9 +27,8 @@ import { maintenanceNamespaceOf, runRepositoryJob } from "../shared/operator/rep
 import { withRunMetrics, type RunTally } from "../shared/operator/run-metrics.ts";
 import { runSignals } from "../shared/operator/run-signals.ts";
 import { checkServerVersion } from "../shared/operator/server-version.ts";
-import { volumeOutcomes, type VolumesSummary } from "../shared/operator/volume-outcomes.ts";
+import { volumeOutcomes, type BackupJobSummary } from "../shared/operator/volume-outcomes.ts";
 import { startLogging } from "../shared/script-options.ts";
-import type { BackupSummary } from "../shared/snapshot.ts";
 
 const cli = createCli("operator-backup");
 const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
@@ -88,7 +87,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   const work = groupTargets(toBackUp, settings.volumesPerJob).map((group) => ({ target: group, node: group.node, job: buildGroupBackupJob(jobName(group), group, jobSettings) }));
   const thawed = (hook: HookPlan) => preHooks.failed.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
   const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPost);
-  const pool = createJobPool<BackupGroup, BackupSummary | VolumesSummary>(kube, work, {
+  const pool = createJobPool<BackupGroup, BackupJobSummary>(kube, work, {
     concurrency: settings.concurrency,
     nodeConcurrency: settings.nodeConcurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,

@@ -99,6 +99,11 @@ export function parseVolumesSummary(text: string): ParsedVolumesSummary | undefi
   } catch {
     return undefined;
   }
+  return readVolumesSummary(parsed);
+}
+
+/** parseVolumesSummary for a termination message already parsed as JSON. */
+export function readVolumesSummary(parsed: unknown): ParsedVolumesSummary | undefined {
   if (!isOutcome(parsed) || !Array.isArray(parsed.volumes)) return undefined;
   const fields = Array.isArray(parsed.fields) ? (parsed.fields as string[]) : undefined;
   const volumes = (parsed.volumes as unknown[]).map((entry) =>

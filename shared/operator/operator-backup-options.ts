@@ -1,10 +1,19 @@
 import { usageError } from "../exit-codes.ts";
 import { duration, list, positiveInteger, readOptions, text, toggle, valueOption } from "../option-table.ts";
+import { parsePositiveInteger } from "../options.ts";
 import { repositoryOption } from "../repository.ts";
 import { backupFlags, retentionFrom, retentionOptions, tagsOption } from "../retention.ts";
 import { loggingOptions, pushgatewayOption } from "../script-options.ts";
+import { MAX_VOLUMES } from "../volumes-summary.ts";
 import { dnsLabel, jobRunOptions, resolveJobRun } from "./job-run-options.ts";
 import { HOOK_ON_ERROR } from "./plan.ts";
+
+/** kopia-backup --volumes takes at most MAX_VOLUMES: more would not fit the Job's termination message. */
+const volumesPerJob = valueOption((value, field) => {
+  const count = parsePositiveInteger(value, field)!;
+  if (count > MAX_VOLUMES) throw usageError(`${field}: ${count} is more than ${MAX_VOLUMES}, the most one Job reports on; give at most ${MAX_VOLUMES}`);
+  return count;
+});
 
 /** Every option of operator-backup, each declared once. */
 export const operatorBackupOptions = {
@@ -22,7 +31,7 @@ export const operatorBackupOptions = {
   ...jobRunOptions,
   concurrency: positiveInteger({ flag: "--concurrency <n>", env: "KK_CONCURRENCY", help: "Backup Jobs active at once over the whole run", default: "3" }),
   nodeConcurrency: positiveInteger({ flag: "--node-concurrency <n>", env: "KK_NODE_CONCURRENCY", help: "Backup Jobs active at once on one node; a volume not on a node yet counts against --concurrency only", default: "3" }),
-  volumesPerJob: positiveInteger({ flag: "--volumes-per-job <n>", env: "KK_VOLUMES_PER_JOB", help: "PVCs of one namespace on one node read by one backup Job, one after another; 1: a Job per PVC", default: "1" }),
+  volumesPerJob: volumesPerJob({ flag: "--volumes-per-job <n>", env: "KK_VOLUMES_PER_JOB", help: `PVCs of one namespace on one node read by one backup Job, one after another (1 to ${MAX_VOLUMES}); 1: a Job per PVC`, default: "1" }),
   jobPrefix: dnsLabel(16)({ flag: "--job-prefix <prefix>", env: "KK_JOB_PREFIX", help: "Job name prefix", default: "kopia-backup" }),
   // Under a day, so that a daily schedule never finds the previous night's run still going.
   jobDeadlineMs: duration({ flag: "--job-deadline <duration>", env: "KK_JOB_DEADLINE", help: "A backup or maintenance Job still running after this fails", default: "23h" }),

@@ -1,6 +1,6 @@
 import { ExitCode, KkError } from "../exit-codes.ts";
 import { log } from "../log.ts";
-import { formatBytes } from "../snapshot.ts";
+import { formatBytes, type BackupSummary } from "../snapshot.ts";
 import { ANNOTATION_NODE, ANNOTATION_PVC } from "./names.ts";
 import type { JobOutcome } from "./job-pool.ts";
 
@@ -15,8 +15,11 @@ export interface ReportRow {
   message?: string;
 }
 
+/** What a row reads of a backup's summary; a compact summary of several volumes may lack the counts. */
+type RowSummary = Pick<BackupSummary, "result"> & Partial<Pick<BackupSummary, "files" | "bytes" | "durationSeconds">>;
+
 /** A PVC's row: named by the outcome's target when it has one (a Job may read several PVCs), else by its Job's annotation. */
-export function reportRow(outcome: Omit<JobOutcome, "target"> & { target?: { namespace: string; pvc: string } }): ReportRow {
+export function reportRow(outcome: Omit<JobOutcome<unknown, RowSummary>, "target"> & { target?: { namespace: string; pvc: string } }): ReportRow {
   const metadata = outcome.job.metadata!;
   const summary = outcome.summary;
   // A partial backup (exit 3) fails its Job, but its snapshot was saved: say so.
@@ -26,8 +29,8 @@ export function reportRow(outcome: Omit<JobOutcome, "target"> & { target?: { nam
     pvc: outcome.target?.pvc ?? metadata.annotations?.[ANNOTATION_PVC] ?? metadata.name!,
     node: outcome.node ?? metadata.annotations?.[ANNOTATION_NODE] ?? "-",
     result,
-    files: summary ? String(summary.files) : "-",
-    bytes: summary ? formatBytes(summary.bytes) : "-",
+    files: summary?.files !== undefined ? String(summary.files) : "-",
+    bytes: summary?.bytes !== undefined ? formatBytes(summary.bytes) : "-",
     duration: `${summary?.durationSeconds ?? outcome.durationSeconds}s`,
     ...(outcome.message ? { message: outcome.message } : {}),
   };

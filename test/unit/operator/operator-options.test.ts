@@ -26,6 +26,8 @@ describe("resolveOperatorSettings: defaults", () => {
   test("with only a repository and a password", () => {
     const settings = resolveOperatorSettings({});
     expect(settings.concurrency).toBe(3);
+    expect(settings.nodeConcurrency).toBe(3);
+    expect(settings.volumesPerJob).toBe(1);
     expect(settings.pendingTimeoutMs).toBe(15 * 60_000);
     expect(settings.hookTimeoutMs).toBe(5 * 60_000);
     expect(settings.image).toBe("kopia-k8s:0.1.0");
@@ -54,6 +56,21 @@ describe("resolveOperatorSettings: defaults", () => {
   test("cac's default maintenance: true keeps maintenance on; --no-maintenance turns it off", () => {
     expect(resolveOperatorSettings({ maintenance: true }).maintenance).toBe(true);
     expect(resolveOperatorSettings({ maintenance: false }).maintenance).toBe(false);
+  });
+});
+
+describe("resolveOperatorSettings: Jobs per node and volumes per Job", () => {
+  test("--node-concurrency and --volumes-per-job, or KK_NODE_CONCURRENCY and KK_VOLUMES_PER_JOB", () => {
+    expect(resolveOperatorSettings({ nodeConcurrency: "1", volumesPerJob: "50" })).toMatchObject({ nodeConcurrency: 1, volumesPerJob: 50 });
+    process.env.KK_NODE_CONCURRENCY = "2";
+    process.env.KK_VOLUMES_PER_JOB = "10";
+    expect(resolveOperatorSettings({})).toMatchObject({ nodeConcurrency: 2, volumesPerJob: 10 });
+  });
+
+  test("more volumes per Job than one Job reports on, or none, is a usage error", () => {
+    expectUsageError({ volumesPerJob: "51" }, "--volumes-per-job: 51 is more than 50", "give at most 50");
+    expectUsageError({ volumesPerJob: "0" }, "--volumes-per-job");
+    expectUsageError({ nodeConcurrency: "0" }, "--node-concurrency");
   });
 });
 
