@@ -114,8 +114,8 @@ export async function createAppPod(cluster: TestCluster, namespace: string, name
   return waitForRunning(cluster, namespace, name);
 }
 
-export async function waitForRunning(cluster: TestCluster, namespace: string, name: string): Promise<V1Pod> {
-  const deadline = Date.now() + 30_000;
+export async function waitForRunning(cluster: TestCluster, namespace: string, name: string, timeoutMs = 30_000): Promise<V1Pod> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const pod = await cluster.core.readNamespacedPod({ name, namespace });
     if (pod.status?.phase === "Running") return pod;
