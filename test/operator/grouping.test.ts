@@ -4,8 +4,11 @@ import { sharedCluster, type TestCluster } from "../support/cluster.ts";
 import { describeTree, makeCorpus } from "../support/corpus.ts";
 import { runOperatorWithHostJobs } from "../support/job-runner.ts";
 import { rawKopia } from "../support/kopia.ts";
-import { createAppPod } from "../support/operator.ts";
-import { tempDir } from "../support/processes.ts";
+import { createAppPod, jobsIn, startOperator } from "../support/operator.ts";
+import { tempDir, waitFor } from "../support/processes.ts";
+import { collect } from "../support/scripts.ts";
+import type { BackupSummary } from "../../shared/snapshot.ts";
+import { fitSummary, summarizeVolumes } from "../../shared/volumes-summary.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
@@ -49,5 +52,35 @@ describe("--volumes-per-job: one Job for the PVCs of a namespace on one node", (
       await kopia.restore(snapshots[0]!.id, restored);
       expect(await describeTree(restored)).toEqual(await describeTree(folder));
     }
+  });
+
+  test("one PVC of a grouped Job fails: its row says why, the others succeed, the run exits 7 and the Job is kept", async () => {
+    const namespace = await cluster.freshNamespace("grouped-fail", { jobPods: "hang" });
+    const claims = ["a", "b", "c"];
+    for (const claim of claims) await cluster.createBoundPvc(namespace, claim, { node: cluster.nodes[0]! });
+    await createAppPod(cluster, namespace, "app", claims, { node: cluster.nodes[0]! });
+    const finished = startOperator(cluster, [namespace], ["--volumes-per-job", "3"]).then(collect);
+    let podName = "";
+    await waitFor("the grouped backup pod", async () => {
+      podName = (await cluster.core.listNamespacedPod({ namespace, labelSelector: "kopia-k8s.io/role=backup" })).items[0]?.metadata?.name ?? "";
+      return podName !== "";
+    }, 30_000);
+    // What kopia-backup --volumes writes when its second volume could not be saved.
+    const volume = (pvc: string, overrides: Partial<BackupSummary> = {}): BackupSummary => ({
+      result: "success", exitCode: 0, source: `${pvc}@${namespace}:/data`, snapshotId: `k${pvc}`, files: 7, dirs: 1, bytes: 700, errors: 0, ignoredErrors: 0,
+      durationSeconds: 1, startTime: "", endTime: "", message: `snapshot k${pvc}`, ...overrides,
+    });
+    const summary = fitSummary(summarizeVolumes([volume("a"), volume("b", { result: "fatal", exitCode: 1, snapshotId: undefined, files: 0, message: "no snapshot saved: input/output error" }), volume("c")]));
+    await cluster.completePod(namespace, podName, { exitCode: 1, message: JSON.stringify(summary) });
+
+    const run = await finished;
+    expect(run.exitCode, run.output).toBe(7);
+    expect(run.stdout).toMatch(new RegExp(`${namespace}\\s+a\\s+${cluster.nodes[0]}\\s+success\\s+7\\s`));
+    expect(run.stdout).toMatch(new RegExp(`${namespace}\\s+b\\s+${cluster.nodes[0]}\\s+failed\\s+0\\s`));
+    expect(run.stdout).toMatch(new RegExp(`${namespace}\\s+c\\s+${cluster.nodes[0]}\\s+success\\s+7\\s`));
+    expect(run.output).toContain(`${namespace}/b failed on ${cluster.nodes[0]}: no snapshot saved: input/output error`);
+    expect(run.stdout).toContain("3 of 3 done");
+    expect(run.stderr).toContain("1 of 3 backups failed");
+    expect(await jobsIn(cluster, namespace)).toHaveLength(1);
   });
 });
