@@ -67,8 +67,8 @@ const keyOf = (job: V1Job) => `${job.metadata!.namespace}/${job.metadata!.name}`
 
 /**
  * Runs Jobs with at most `concurrency` unfinished at any moment, and at most `nodeConcurrency` on
- * one node, and hands out each outcome as it comes. Completion comes from one watch on this run's Jobs, or one per namespace (re-established
- * when the connection drops, relisted after 410 Gone): no polling. Succeeded Jobs are deleted;
+ * one node, and hands out each outcome as it comes. Completion comes from one watch on this run's
+ * Jobs, or one per namespace (re-established when the connection drops, relisted after 410 Gone): no polling. Succeeded Jobs are deleted;
  * failed ones are kept for inspection.
  */
 export function createJobPool<Target, Summary extends { message: string } = BackupSummary>(kube: Kube, work: JobWork<Target>[], options: PoolOptions) {
