@@ -60,11 +60,12 @@ describe("one Job for a namespace's volumes on the real node", () => {
     await waitForRunning(cluster, namespace, "app", 120_000);
 
     const backUp = async (volumesPerJob: number) => {
-      const pods = await watchPods(cluster, namespace, "kopia-k8s.io/role=backup");
+      const runId = `group${volumesPerJob}${crypto.randomUUID().slice(0, 6)}`;
+      const pods = await watchPods(cluster, namespace, `kopia-k8s.io/run-id=${runId},kopia-k8s.io/role=backup`);
       const started = performance.now();
       const run = await runScript(
         "operator-backup",
-        ["--namespace", namespace, "--image", KOPIA_IMAGE, "--image-pull-policy", "Never", "--repository", `filesystem://${repository}`, "--no-maintenance", "--volumes-per-job", String(volumesPerJob)],
+        ["--namespace", namespace, "--image", KOPIA_IMAGE, "--image-pull-policy", "Never", "--repository", `filesystem://${repository}`, "--no-maintenance", "--volumes-per-job", String(volumesPerJob), "--uuid", runId],
         { KUBECONFIG: cluster.kubeconfigPath, KOPIA_PASSWORD: TEST_PASSWORD },
       );
       const seconds = (performance.now() - started) / 1000;
