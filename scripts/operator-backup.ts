@@ -16,6 +16,7 @@ import { connectKube } from "../shared/operator/client.ts";
 import { assertRunIdUnused, describePlan, discover } from "../shared/operator/discovery.ts";
 import { runHook } from "../shared/operator/hooks.ts";
 import { createJobPool } from "../shared/operator/job-pool.ts";
+import { defaultConcurrency } from "../shared/operator/job-slots.ts";
 import { buildGroupBackupJob } from "../shared/operator/job-spec.ts";
 import { backupJobName, LABEL_ROLE, LABEL_RUN_ID } from "../shared/operator/names.ts";
 import { jobSettingsFrom, operatorBackupOptions, resolveOperatorSettings, type OperatorSettings } from "../shared/operator/operator-backup-options.ts";
@@ -46,7 +47,8 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   log.info(`run ${settings.runId}: discovering pods and volumes on ${kube.config.getCurrentCluster()?.server} (Kubernetes ${version})`);
   const plan = await discover(kube, settings);
   tally.planned = plan.targets.length;
-  for (const line of describePlan(plan, settings)) log.info(line);
+  const concurrency = settings.concurrency ?? defaultConcurrency(plan.targets.map((target) => target.node));
+  for (const line of describePlan(plan, { ...settings, concurrency })) log.info(line);
   if (settings.dryRun) return ExitCode.ok;
 
   const { signal, stopped } = runSignals(settings.runId);
@@ -88,7 +90,7 @@ async function backUpCluster(settings: OperatorSettings, tally: RunTally): Promi
   const thawed = (hook: HookPlan) => preHooks.failed.some((failed) => failed.namespace === hook.namespace && failed.pod === hook.pod);
   const postHooks = new PostHookQueue(plan.postHooks.filter((hook) => !thawed(hook)), toBackUp, runPost);
   const pool = createJobPool<BackupGroup, BackupJobSummary>(kube, work, {
-    concurrency: settings.concurrency,
+    concurrency,
     nodeConcurrency: settings.nodeConcurrency,
     pendingTimeoutMs: settings.pendingTimeoutMs,
     watchTimeoutSeconds: settings.watchTimeoutSeconds,

@@ -18,3 +18,12 @@ export function nextStartable(queue: readonly { node?: string }[], runningNodes:
   for (const node of runningNodes) if (node !== undefined) running.set(node, (running.get(node) ?? 0) + 1);
   return queue.findIndex((item) => item.node === undefined || (running.get(item.node) ?? 0) < perNode);
 }
+
+/**
+ * --concurrency's default: one Job per node that has volumes to back up, and never fewer than 3
+ * (the bound before nodes counted): a small cluster runs as it always did, a large one backs up
+ * its nodes side by side while --node-concurrency bounds each.
+ */
+export function defaultConcurrency(nodes: readonly (string | undefined)[]): number {
+  return Math.max(3, new Set(nodes.filter((node) => node !== undefined)).size);
+}

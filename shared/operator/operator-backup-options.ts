@@ -29,9 +29,9 @@ export const operatorBackupOptions = {
   })({ flag: "--hook-on-error <mode>", env: "KK_HOOK_ON_ERROR", help: "A failed pre-backup hook: abort the run, or continue without that pod's volumes; per pod: annotation <key>-on-error", default: "abort" }),
   hookTimeoutMs: duration({ flag: "--hook-timeout <duration>", env: "KK_HOOK_TIMEOUT", help: "Default hook timeout, e.g. 30s, 5m", default: "5m" }),
   ...jobRunOptions,
-  concurrency: positiveInteger({ flag: "--concurrency <n>", env: "KK_CONCURRENCY", help: "Backup Jobs active at once over the whole run", default: "3" }),
+  concurrency: positiveInteger({ flag: "--concurrency <n>", env: "KK_CONCURRENCY", help: "Backup Jobs active at once over the whole run", defaultHelp: "one per node with volumes to back up, at least 3" }),
   nodeConcurrency: positiveInteger({ flag: "--node-concurrency <n>", env: "KK_NODE_CONCURRENCY", help: "Backup Jobs active at once on one node; a volume not on a node yet counts against --concurrency only", default: "3" }),
-  volumesPerJob: volumesPerJob({ flag: "--volumes-per-job <n>", env: "KK_VOLUMES_PER_JOB", help: `PVCs of one namespace on one node read by one backup Job, one after another (1 to ${MAX_VOLUMES}); 1: a Job per PVC`, default: "1" }),
+  volumesPerJob: volumesPerJob({ flag: "--volumes-per-job <n>", env: "KK_VOLUMES_PER_JOB", help: `PVCs of one namespace on one node read by one backup Job, one after another (1 to ${MAX_VOLUMES}); 1: a Job per PVC`, default: "10" }),
   jobPrefix: dnsLabel(16)({ flag: "--job-prefix <prefix>", env: "KK_JOB_PREFIX", help: "Job name prefix", default: "kopia-backup" }),
   // Under a day, so that a daily schedule never finds the previous night's run still going.
   jobDeadlineMs: duration({ flag: "--job-deadline <duration>", env: "KK_JOB_DEADLINE", help: "A backup or maintenance Job still running after this fails", default: "23h" }),

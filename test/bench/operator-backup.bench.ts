@@ -3,15 +3,17 @@
  * operator-backup at scale, on the kwok test cluster: 10 schedulable nodes, 50 namespaces × 10 PVCs
  * (PVs pinned round-robin to the nodes), one Running app pod per PVC. The same workload is backed up
  * three ways, one run after the other: one Job per PVC with --concurrency 3 (as before
- * --node-concurrency existed); by node (--concurrency nodes × n, --node-concurrency n); by node with
- * the PVCs of a namespace on one node grouped (--volumes-per-job v). For each: wall time, Jobs
+ * --node-concurrency and --volumes-per-job existed); by node (the default --concurrency, one per
+ * node with volumes, and --node-concurrency) with one Job per PVC; by node with the PVCs of a
+ * namespace on one node grouped (--volumes-per-job 10, the default). For each: wall time, Jobs
  * created, API requests (kube-apiserver audit log), most Jobs unfinished at once over the run and on
  * one node, peak RSS. Then --dry-run peak RSS and wall time before and after adding 10,000 bare
  * Running pods. Run: `npm run bench:operator` (or `bun test/bench/operator-backup.bench.ts`).
  * Env: KK_TOOLS_BIN (else provisioned), KK_BENCH_NAMESPACES (50), KK_BENCH_PVCS (10 per namespace),
- * KK_BENCH_NODES (10), KK_BENCH_NODE_CONCURRENCY (n, 2), KK_BENCH_VOLUMES_PER_JOB (v, 10),
- * KK_BENCH_EXTRA_PODS (10000; 0 skips the dry runs), KK_BENCH_PARALLEL (32 creates at once),
- * KK_BENCH_DRY_RUNS (3, median), KK_BENCH_POD_BUDGET (1200 s for creating the extra pods).
+ * KK_BENCH_NODES (10), KK_BENCH_NODE_CONCURRENCY (n: --concurrency nodes × n --node-concurrency n
+ * instead of the defaults), KK_BENCH_VOLUMES_PER_JOB (10), KK_BENCH_EXTRA_PODS (10000; 0 skips the
+ * dry runs), KK_BENCH_PARALLEL (32 creates at once), KK_BENCH_DRY_RUNS (3, median),
+ * KK_BENCH_POD_BUDGET (1200 s for creating the extra pods).
  * The second workload of issue 15 (20 namespaces, 5 PVCs of each on each of 2 nodes):
  * KK_BENCH_NAMESPACES=20 KK_BENCH_NODES=2 KK_BENCH_EXTRA_PODS=0.
  */
@@ -34,14 +36,17 @@ const EXTRA_PODS = env("KK_BENCH_EXTRA_PODS", 10_000);
 const PARALLEL = env("KK_BENCH_PARALLEL", 32);
 const DRY_RUNS = env("KK_BENCH_DRY_RUNS", 3);
 const POD_BUDGET_MS = env("KK_BENCH_POD_BUDGET", 1200) * 1000;
-const NODE_CONCURRENCY = env("KK_BENCH_NODE_CONCURRENCY", 2);
-const VOLUMES_PER_JOB = env("KK_BENCH_VOLUMES_PER_JOB", 10);
-const byNode = ["--concurrency", String(NODES * NODE_CONCURRENCY), "--node-concurrency", String(NODE_CONCURRENCY)];
+/** KK_BENCH_NODE_CONCURRENCY / KK_BENCH_VOLUMES_PER_JOB replace the defaults in the second and third way. */
+const byNode = process.env.KK_BENCH_NODE_CONCURRENCY
+  ? ["--concurrency", String(NODES * Number(process.env.KK_BENCH_NODE_CONCURRENCY)), "--node-concurrency", process.env.KK_BENCH_NODE_CONCURRENCY]
+  : [];
+const grouped = ["--volumes-per-job", process.env.KK_BENCH_VOLUMES_PER_JOB ?? "10"];
+const described = (args: string[], otherwise: string) => (args.length ? args.join(" ") : otherwise);
 /** The ways one workload is backed up, each a run of its own over the same PVCs. */
 const MODES: { name: string; args: string[] }[] = [
-  { name: "one Job per PVC, --concurrency 3", args: ["--concurrency", "3", "--node-concurrency", "3", "--volumes-per-job", "1"] },
-  { name: `by node, ${byNode.join(" ")}`, args: [...byNode, "--volumes-per-job", "1"] },
-  { name: `by node and grouped, ${byNode.join(" ")} --volumes-per-job ${VOLUMES_PER_JOB}`, args: [...byNode, "--volumes-per-job", String(VOLUMES_PER_JOB)] },
+  { name: "one Job per PVC, --concurrency 3 (before)", args: ["--concurrency", "3", "--node-concurrency", "3", "--volumes-per-job", "1"] },
+  { name: `by node, ${described(byNode, "default --concurrency and --node-concurrency")}, --volumes-per-job 1`, args: [...byNode, "--volumes-per-job", "1"] },
+  { name: `by node and grouped, ${described(byNode, "defaults")}, ${grouped.join(" ")}`, args: [...byNode, ...grouped] },
 ];
 const MANAGED = "app.kubernetes.io/managed-by=kopia-k8s";
 const OPERATOR_NS = "kk-bench-operator";

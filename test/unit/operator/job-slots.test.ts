@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { nextStartable } from "../../../shared/operator/job-slots.ts";
+import { defaultConcurrency, nextStartable } from "../../../shared/operator/job-slots.ts";
 
 const queued = (...nodes: (string | undefined)[]) => nodes.map((node) => (node === undefined ? {} : { node }));
 
@@ -33,5 +33,14 @@ describe("nextStartable: which queued Job starts next", () => {
     expect(nextStartable(queued("a", "b"), ["a", "a", "a"], { total: 4 })).toBe(0);
     expect(nextStartable([], [], { total: 4, perNode: 1 })).toBe(-1);
     expect(nextStartable([], [], { total: 4 })).toBe(-1);
+  });
+});
+
+describe("defaultConcurrency: --concurrency when it is not given", () => {
+  test("one per node with volumes to back up, at least 3; volumes on no node add nothing", () => {
+    expect(defaultConcurrency([])).toBe(3);
+    expect(defaultConcurrency(["a", "a", "b", undefined, undefined, undefined, undefined])).toBe(3);
+    expect(defaultConcurrency(["a", "b", "c", "d"])).toBe(4);
+    expect(defaultConcurrency(Array.from({ length: 30 }, (_, index) => `node-${index % 10}`))).toBe(10);
   });
 });

@@ -25,9 +25,10 @@ function expectUsageError(flags: Record<string, unknown>, ...fragments: string[]
 describe("resolveOperatorSettings: defaults", () => {
   test("with only a repository and a password", () => {
     const settings = resolveOperatorSettings({});
-    expect(settings.concurrency).toBe(3);
+    // Derived from the plan: one per node with volumes to back up, at least 3 (defaultConcurrency).
+    expect(settings.concurrency).toBeUndefined();
     expect(settings.nodeConcurrency).toBe(3);
-    expect(settings.volumesPerJob).toBe(1);
+    expect(settings.volumesPerJob).toBe(10);
     expect(settings.pendingTimeoutMs).toBe(15 * 60_000);
     expect(settings.hookTimeoutMs).toBe(5 * 60_000);
     expect(settings.image).toBe("kopia-k8s:0.1.0");
