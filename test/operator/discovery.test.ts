@@ -21,7 +21,8 @@ describe("which PVCs a run backs up", () => {
     await createAppPod(cluster, namespace, "reader-2", ["shared"]);
 
     const observed = await observeRuns(cluster, [namespace]);
-    const run = await runOperator(cluster, [namespace]);
+    // One Job per PVC: the two long names sharing a prefix must get two distinct Job names.
+    const run = await runOperator(cluster, [namespace], ["--volumes-per-job", "1"]);
     observed.stop();
     expect(run.exitCode, run.output).toBe(0);
     const backedUp = [...observed.jobs.values()].map((job) => job.metadata!.annotations!["kopia-k8s.io/pvc"]).sort();

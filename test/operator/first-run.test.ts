@@ -29,7 +29,7 @@ async function firstRun(repository: string, env: Record<string, string>) {
   }
   await createAppPod(cluster, namespace, "app", PVCS.slice(0, 3));
   await createAppPod(cluster, namespace, "other", PVCS.slice(3));
-  const { run, runs } = await runOperatorWithHostJobs(cluster, namespace, ["--repository", repository, "--concurrency", "5", "--no-maintenance"], env);
+  const { run, runs } = await runOperatorWithHostJobs(cluster, namespace, ["--repository", repository, "--concurrency", "5", "--volumes-per-job", "1", "--no-maintenance"], env);
   return { namespace, folders, run, runs };
 }
 

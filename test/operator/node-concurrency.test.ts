@@ -20,7 +20,7 @@ describe("--node-concurrency bounds the Jobs on one node, --concurrency the whol
     await createAppPod(cluster, namespace, "quiet-app", quietClaims, { node: quiet });
 
     const observed = await observeRuns(cluster, [namespace]);
-    const run = await runOperator(cluster, [namespace], ["--concurrency", "4", "--node-concurrency", "1", "--job-annotation", "kopia-k8s.test/run-duration=700ms"]);
+    const run = await runOperator(cluster, [namespace], ["--concurrency", "4", "--node-concurrency", "1", "--volumes-per-job", "1", "--job-annotation", "kopia-k8s.test/run-duration=700ms"]);
     observed.stop();
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stdout).toContain("10 of 10 done");

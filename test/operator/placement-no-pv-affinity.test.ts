@@ -23,7 +23,7 @@ describe("backup Jobs follow the app pod, not the PV", () => {
     }
 
     const observed = await observeRuns(cluster, [namespace]);
-    const run = await runOperator(cluster, [namespace], ["--concurrency", "6"]);
+    const run = await runOperator(cluster, [namespace], ["--concurrency", "6", "--volumes-per-job", "1"]); // six Jobs, each placed on its own
     observed.stop();
     expect(run.exitCode, run.output).toBe(0);
     expect(Object.fromEntries(pvcs.map((pvc) => [pvc, observed.nodeOfPvc(namespace, pvc)]))).toEqual(Object.fromEntries(pvcs.map((pvc) => [pvc, node])));
