@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeBusyCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, rawKopia } from "../support/kopia.ts";
-import { processesRunning, tempDir } from "../support/processes.ts";
+import { processesRunning, tempDir, waitForProcess } from "../support/processes.ts";
 import { collect, startScript } from "../support/scripts.ts";
 
 describe("kopia-backup cancellation", () => {
@@ -63,11 +63,7 @@ describe("kopia-backup cancelled while connecting", () => {
       const { env } = await isolatedKopiaEnv();
       const child = startScript("kopia-backup", ["--path", data, "--repository", `s3://bucket?endpoint=127.0.0.1:${silent.port}&insecure=true`], { ...env, AWS_ACCESS_KEY_ID: "kk-test", AWS_SECRET_ACCESS_KEY: "kk-test-secret" });
       const output = collect(child);
-      const deadline = Date.now() + 30_000;
-      while ((await processesRunning("repository connect s3")).length === 0) {
-        if (Date.now() > deadline) throw new Error("kopia repository connect never started");
-        await Bun.sleep(20);
-      }
+      await waitForProcess("repository connect s3", "kopia repository connect", 30_000);
       await Bun.sleep(300);
       child.kill("SIGTERM");
       const run = await output;
@@ -79,11 +75,4 @@ describe("kopia-backup cancelled while connecting", () => {
   });
 });
 
-async function waitForKopiaSnapshot(data: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if ((await processesRunning(`snapshot create ${data}`)).length > 0) return;
-    await Bun.sleep(20);
-  }
-  throw new Error("kopia snapshot create never started");
-}
+const waitForKopiaSnapshot = (data: string) => waitForProcess(`snapshot create ${data}`, "kopia snapshot create");

@@ -3,7 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeTree, makeBusyCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv } from "../support/kopia.ts";
-import { processesRunning, tempDir } from "../support/processes.ts";
+import { processesRunning, tempDir, waitForProcess } from "../support/processes.ts";
 import { collect, runScript, startScript } from "../support/scripts.ts";
 
 describe("kopia-restore cancellation", () => {
@@ -21,11 +21,8 @@ describe("kopia-restore cancellation", () => {
     const args = ["--namespace", "apps", "--pvc", "big", "--target", target, "--summary-file", summaryFile];
     const child = startScript("kopia-restore", args, env);
     const output = collect(child);
+    await waitForProcess(`snapshot restore .* ${target}`, "kopia snapshot restore");
     const deadline = Date.now() + 60_000;
-    while ((await processesRunning(`snapshot restore .* ${target}`)).length === 0) {
-      if (Date.now() > deadline) throw new Error("kopia snapshot restore never started");
-      await Bun.sleep(20);
-    }
     // kopia writes 8 files at once: with 12 in the target, at least 4 are complete (and must be kept on resume).
     while ((await readdir(target).catch(() => [])).length < 12) {
       if (Date.now() > deadline) throw new Error("kopia restored fewer than 12 files in a minute");

@@ -9,7 +9,7 @@ import { parseExposition } from "../../shared/metrics.ts";
 import { parseVolumesSummary } from "../../shared/volumes-summary.ts";
 import { describeTree, fingerprintFolder, makeBusyCorpus, makeCorpus } from "../support/corpus.ts";
 import { isolatedKopiaEnv, kopiaArgvRecorder, kopiaForAnyUser, rawKopia, TEST_PASSWORD } from "../support/kopia.ts";
-import { processesRunning, tempDir } from "../support/processes.ts";
+import { processesRunning, tempDir, waitForProcess } from "../support/processes.ts";
 import { collect, runScript, startScript } from "../support/scripts.ts";
 
 /** Three folders with different contents, and --volumes naming them data-a, data-b, data-c. */
@@ -156,11 +156,7 @@ describe("kopia-backup --volumes", () => {
     const child = startScript("kopia-backup", ["--volumes", JSON.stringify(all), "--repository", `filesystem://${repo}`, "--hostname", "ns", "--source-path", "/data", "--summary-file", summaryFile, "--debug"], env);
     const output = collect(child);
 
-    const deadline = Date.now() + 60_000;
-    while ((await processesRunning(`snapshot create ${busy}`)).length === 0) {
-      if (Date.now() > deadline) throw new Error("kopia snapshot create never started");
-      await Bun.sleep(20);
-    }
+    await waitForProcess(`snapshot create ${busy}`, "kopia snapshot create");
     await Bun.sleep(300);
     child.kill("SIGTERM");
     const run = await output;

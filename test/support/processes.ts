@@ -76,3 +76,12 @@ export async function processesRunning(pattern: string): Promise<string[]> {
   const ps = Bun.spawnSync(["pgrep", "-af", pattern]);
   return ps.stdout.toString().split("\n").filter((line) => line.trim() && !line.includes("pgrep"));
 }
+
+/** Waits until a process whose command line matches `pattern` (pgrep -f) runs; throws naming `what` after `timeoutMs`. */
+export async function waitForProcess(pattern: string, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await processesRunning(pattern)).length === 0) {
+    if (Date.now() > deadline) throw new Error(`${what} never started`);
+    await Bun.sleep(20);
+  }
+}
