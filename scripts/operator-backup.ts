@@ -2,10 +2,10 @@
 /**
  * operator-backup: back up every PVC of the cluster, once, and exit.
  * Lists running pods, PVCs and PVs (one call each), makes sure the repository exists, runs the
- * pre-backup hooks one by one (any failure aborts before a backup Job exists), runs one
- * kopia-backup Job per PVC on the node that mounts it with bounded parallelism, runs each pod's
- * post-backup hook as soon as its volumes are done, then maintenance, prints a summary table, and
- * exits 0 only if everything succeeded.
+ * pre-backup hooks one by one (any failure aborts before a backup Job exists), runs kopia-backup
+ * Jobs on the nodes that mount the PVCs (the PVCs of one namespace on one node share a Job), bounded
+ * over the run and per node, runs each pod's post-backup hook as soon as its volumes are done, then
+ * maintenance, prints a summary table (a row per PVC), and exits 0 only if everything succeeded.
  */
 import { createCli, runCli } from "../shared/cli.ts";
 import { ExitCode, KkError } from "../shared/exit-codes.ts";
@@ -32,7 +32,7 @@ import { volumeOutcomes, type BackupJobSummary } from "../shared/operator/volume
 import { startLogging } from "../shared/script-options.ts";
 
 const cli = createCli("operator-backup");
-const command = cli.command("", "Back up every PVC of the cluster with one kopia-backup Job each");
+const command = cli.command("", "Back up every PVC of the cluster with kopia-backup Jobs on the nodes that mount them");
 declareOptions(command, operatorBackupOptions);
 
 command.action(async (flags: Record<string, unknown>) => {
