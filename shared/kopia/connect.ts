@@ -82,9 +82,18 @@ async function connectOrCreateLocked(kopia: KopiaContext, options: ConnectOption
   }
 }
 
-/** kopia's soft and hard cache limits, half the size each for contents and metadata. */
+/** kopia's own soft limit for each of its caches, in MiB. */
+const KOPIA_DEFAULT_CACHE_MB = 5000;
+
+/**
+ * kopia's cache limits: `--cache-size-mb` is split in half, contents and metadata, each half both
+ * soft and hard limit. Without it kopia's soft limits stay and contents get the same hard limit:
+ * below a hard limit kopia sweeps nothing younger than 10 minutes, so a restore would keep
+ * everything it read in the last 10 minutes in the cache, beside the restored data (at 100 MB/s,
+ * 60 GB more on the cache's disk).
+ */
 function cacheSizeArgs(sizeMB: number | undefined): string[] {
-  if (!sizeMB) return [];
+  if (!sizeMB) return [`--content-cache-size-limit-mb=${KOPIA_DEFAULT_CACHE_MB}`];
   const half = Math.max(1, Math.floor(sizeMB / 2));
   return ["content", "metadata"].flatMap((kind) => [`--${kind}-cache-size-mb=${half}`, `--${kind}-cache-size-limit-mb=${half}`]);
 }
@@ -119,7 +128,7 @@ function isUninitialized(repository: Repository, stderr: string): boolean {
 /** Changes when anything the connection depends on changes. The password is left out on purpose:
  * kopia checks it on every command, and a hash of it on disk would only help an attacker. */
 function connectionFingerprint(kopia: KopiaContext, { readOnly }: { readOnly: boolean }): string {
-  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, kopia.cacheSizeMB ?? 0, kopia.binary, ...(readOnly ? ["readonly"] : [])]);
+  const identity = JSON.stringify([kopia.repository.storageArgs, kopia.hostname, kopia.username, kopia.cacheDir, cacheSizeArgs(kopia.cacheSizeMB), kopia.binary, ...(readOnly ? ["readonly"] : [])]);
   return new Bun.CryptoHasher("sha256").update(identity).digest("hex");
 }
 

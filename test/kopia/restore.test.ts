@@ -3,7 +3,7 @@
  * the selection, a filesystem repository for the round trip and the safety rules.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmod, chown, lchown, lstat, mkdir, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { makeCorpus } from "../support/corpus.ts";
@@ -36,6 +36,13 @@ async function describeWithOwners(root: string): Promise<string[]> {
   };
   await walk(root);
   return lines;
+}
+
+/** Bytes in the content caches (kopia's `contents` folders) below a cache path. */
+async function cachedContentBytes(cachePath: string): Promise<number> {
+  let total = 0;
+  for await (const file of new Bun.Glob("**/contents/**").scan({ cwd: cachePath, absolute: true, onlyFiles: true })) total += Bun.file(file).size;
+  return total;
 }
 
 /** The error lines of a text log (info lines go to stderr too: kopia-restore's stdout is for data). */
@@ -281,6 +288,34 @@ describe("kopia-restore on a filesystem repository", () => {
     expect(folder.exitCode, folder.output).toBe(2);
     expect(folder.stdout).toBe("");
     expect(folder.stderr).toContain("--target -: --subpath nested is a directory, and stdout takes one file");
+  });
+
+  test("what a restore read stays in kopia's content cache only up to a hard limit: half of --cache-size-mb, else 5,000 MB", async () => {
+    // 48 MiB that does not compress, one content per file: kopia keeps what it reads in its content
+    // cache, and sweeps nothing younger than 10 minutes until a hard limit is reached.
+    const big = join(await tempDir(), "big");
+    await mkdir(big);
+    for (let index = 0; index < 48; index++) await writeFile(join(big, `f${index}.bin`), randomBytes(1 << 20));
+    const backup = await runScript("kopia-backup", ["--path", big, "--hostname", "apps", "--username", "big", "--source-path", "/data"], env);
+    expect(backup.exitCode, backup.output).toBe(0);
+    const restoreIn = async (home: { home: string; env: Record<string, string | undefined> }, ...flags: string[]) => {
+      const target = join(await tempDir(), "restored");
+      const run = await runScript("kopia-restore", ["--namespace", "apps", "--pvc", "big", "--target", target, ...flags], home.env);
+      expect(run.exitCode, run.output).toBe(0);
+      expect(await readFile(join(target, "f47.bin"))).toEqual(await readFile(join(big, "f47.bin")));
+      const cached = await cachedContentBytes(join(home.home, "cache"));
+      const [config] = await Array.fromAsync(new Bun.Glob("**/restore@kopia-k8s.config").scan({ cwd: home.home, absolute: true }));
+      return { cached, caching: JSON.parse(await readFile(config!, "utf8")).caching };
+    };
+
+    const bounded = await restoreIn(await isolatedKopiaEnv({ KK_REPOSITORY: `filesystem://${repo}` }), "--cache-size-mb", "16");
+    expect(bounded.caching).toMatchObject({ maxCacheSize: 8 << 20, contentCacheSizeLimitBytes: 8 << 20 });
+    // kopia sweeps before each write, so the writes in flight (8 at once, 1 MiB each) may pass the limit.
+    expect(bounded.cached).toBeLessThanOrEqual((8 + 8) << 20);
+
+    const byDefault = await restoreIn(await isolatedKopiaEnv({ KK_REPOSITORY: `filesystem://${repo}` }));
+    expect(byDefault.caching).toMatchObject({ maxCacheSize: 5000 * 2 ** 20, contentCacheSizeLimitBytes: 5000 * 2 ** 20 });
+    expect(byDefault.cached).toBeGreaterThan(40 << 20); // below the limit all 48 MiB stay: the bound above is kopia's doing
   });
 
   test("--subpath restores only that folder; a path not in the snapshot is exit 8", async () => {
