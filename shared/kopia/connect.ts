@@ -87,8 +87,8 @@ const KOPIA_DEFAULT_CACHE_MB = 5000;
 
 /**
  * kopia's cache limits: `--cache-size-mb` is split in half, contents and metadata, each half both
- * soft and hard limit. Without it kopia's soft limits stay and contents get the same hard limit:
- * below a hard limit kopia sweeps nothing younger than 10 minutes, so a restore would keep
+ * soft and hard limit. Without it kopia's soft limits stay and contents get a hard limit of the same
+ * size: below a hard limit kopia sweeps nothing younger than 10 minutes, so a restore would keep
  * everything it read in the last 10 minutes in the cache, beside the restored data (at 100 MB/s,
  * 60 GB more on the cache's disk).
  */

@@ -36,7 +36,7 @@ export const kopiaOptions = {
     flag: "--cache-size-mb <n>",
     env: "KK_KOPIA_CACHE_SIZE_MB",
     help: "Most MiB kopia's cache of this repository may hold, half for contents, half for metadata",
-    defaultHelp: "kopia's, 5000 each",
+    defaultHelp: "kopia's 5000 each, and 5000 as the contents' hard limit",
   }),
   logPath: folder({
     flag: "--log-path <dir>",
